@@ -1,0 +1,99 @@
+"""Engine and session factory for PostgreSQL (asyncpg) or the embedded SQLite file (aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; the message is one line, fit for an operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        async def _ping() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        await asyncio.wait_for(_ping(), timeout_s)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(settings: Settings) -> Database:
+    url = make_url(settings.database_url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": False}
+    if url.get_backend_name() == "postgresql":
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+            connect_args={
+                "timeout": settings.db_pool_timeout_s,
+                "server_settings": {
+                    "statement_timeout": str(settings.statement_timeout_ms),
+                    "application_name": "insitechart",
+                    "timezone": "UTC",
+                },
+            },
+        )
+    else:
+        kwargs.update(connect_args={"timeout": settings.db_pool_timeout_s})
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, settings)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
+    busy_ms = max(int(settings.db_pool_timeout_s * 1000), 1)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        # WAL lets readers run beside the single writer; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+
+async def check_database(settings: Settings) -> None:
+    """Raise DatabaseUnavailable with one clear line when the database cannot be reached."""
+    db = create_database(settings)
+    try:
+        await db.ping(timeout_s=max(settings.db_pool_timeout_s, 1.0))
+    except TimeoutError:
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {settings.database_url_safe}: timed out"
+        ) from None
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {settings.database_url_safe}: {reason}"
+        ) from None
+    finally:
+        await db.dispose()

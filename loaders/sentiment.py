@@ -1,0 +1,128 @@
+"""Rolling 24-hour sentiment and hourly or daily history, read from the hourly buckets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
+
+from app.models import SentimentBucket, UTCDateTime
+from app.timeutil import HOUR, as_utc, floor_day, floor_hour
+from loaders.base import Loader, LoaderEnv, in_keys
+from loaders.rows import PointRow, SentimentRow
+
+# The rolling window: the current (partial) hour and the 23 before it.
+WINDOW_HOURS = 24
+Interval = Literal["HOUR", "DAY"]
+DAY = timedelta(days=1)
+
+B = SentimentBucket
+
+
+def window_start(now: datetime, hours: int) -> datetime:
+    """The first bucket of a window of `hours` hourly buckets that ends with the current one."""
+    return floor_hour(now) - (hours - 1) * HOUR
+
+
+class SentimentByStockLoader(Loader[int, SentimentRow | None]):
+    async def load_batch(self, keys: Sequence[int]) -> list[SentimentRow | None]:
+        stmt = (
+            select(
+                B.stock_id,
+                func.sum(B.mention_count).label("n"),
+                func.sum(B.positive_count).label("pos"),
+                func.sum(B.negative_count).label("neg"),
+                func.sum(B.neutral_count).label("neu"),
+                func.sum(B.compound_sum).label("total"),
+                func.max(B.updated_at).label("updated_at"),
+            )
+            .where(in_keys(B.stock_id, keys, Integer(), self.env.db.dialect))
+            .where(B.bucket_start >= window_start(self.env.now, WINDOW_HOURS))
+            .group_by(B.stock_id)
+        )
+        async with self.env.db.sessionmaker() as session:
+            found = {
+                r.stock_id: SentimentRow(
+                    stock_id=r.stock_id,
+                    compound_score=round(r.total / r.n, 4),
+                    mention_count=int(r.n),
+                    positive=int(r.pos),
+                    negative=int(r.neg),
+                    neutral=int(r.neu),
+                    updated_at=r.updated_at,
+                )
+                for r in await session.execute(stmt)
+                if r.n
+            }
+        return [found.get(k) for k in keys]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryKey:
+    stock_id: int
+    last: int
+
+
+def _day_of(dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        # The connection runs with timezone=UTC, so days are UTC days.
+        return func.date_trunc("day", B.bucket_start)
+    return type_coerce(func.strftime("%Y-%m-%d 00:00:00.000000", B.bucket_start), UTCDateTime())
+
+
+class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
+    """The last N buckets of a stock, oldest first, with empty buckets filled as zero points."""
+
+    def __init__(self, env: LoaderEnv, interval: Interval) -> None:
+        super().__init__(env)
+        self.interval = interval
+
+    def _starts(self, last: int) -> list[datetime]:
+        if self.interval == "HOUR":
+            first = window_start(self.env.now, last)
+            return [first + i * HOUR for i in range(last)]
+        first_day = floor_day(self.env.now) - (last - 1) * DAY
+        return [first_day + i * DAY for i in range(last)]
+
+    async def load_batch(self, keys: Sequence[HistoryKey]) -> list[list[PointRow]]:
+        longest = max(k.last for k in keys)
+        since = self._starts(longest)[0]
+        dialect = self.env.db.dialect
+        bucket = B.bucket_start if self.interval == "HOUR" else _day_of(dialect)
+        stmt = (
+            select(
+                B.stock_id,
+                type_coerce(bucket, UTCDateTime()).label("start"),
+                func.sum(B.mention_count).label("n"),
+                func.sum(B.positive_count).label("pos"),
+                func.sum(B.negative_count).label("neg"),
+                func.sum(B.neutral_count).label("neu"),
+                func.sum(B.compound_sum).label("total"),
+            )
+            .where(in_keys(B.stock_id, [k.stock_id for k in keys], Integer(), dialect))
+            .where(B.bucket_start >= since)
+            .group_by(B.stock_id, bucket)
+        )
+        by_stock: dict[int, dict[datetime, Any]] = defaultdict(dict)
+        async with self.env.db.sessionmaker() as session:
+            for r in await session.execute(stmt):
+                by_stock[r.stock_id][as_utc(r.start)] = r
+        return [self._points(key, by_stock.get(key.stock_id, {})) for key in keys]
+
+    def _points(self, key: HistoryKey, buckets: dict[datetime, Any]) -> list[PointRow]:
+        points = []
+        for start in self._starts(key.last):
+            r = buckets.get(start)
+            if r is None or not r.n:
+                points.append(PointRow(start, 0.0, 0, 0, 0, 0))
+                continue
+            points.append(
+                PointRow(
+                    start, round(r.total / r.n, 4), int(r.n), int(r.pos), int(r.neg), int(r.neu)
+                )
+            )
+        return points

@@ -1,0 +1,59 @@
+"""Opaque, versioned cursors; anything a client sends back is decoded defensively."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from schema.errors import BadUserInput
+
+MAX_CURSOR_LENGTH = 200
+
+
+def encode(kind: str, *parts: Any) -> str:
+    raw = orjson.dumps([1, kind, *parts])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(field: str, cursor: str, kind: str) -> list[Any]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadUserInput(field, f"cursor is longer than {MAX_CURSOR_LENGTH} characters")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeEncodeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadUserInput(field, "is not a valid cursor") from None
+    if not isinstance(data, list) or len(data) < 2 or data[0] != 1 or data[1] != kind:
+        raise BadUserInput(field, "is not a cursor of this list")
+    return data[2:]
+
+
+def encode_mention(published_at: datetime, mention_id: int) -> str:
+    return encode("m", published_at.isoformat(), mention_id)
+
+
+def decode_mention(field: str, cursor: str) -> tuple[datetime, int]:
+    parts = _decode(field, cursor, "m")
+    try:
+        published_at = datetime.fromisoformat(parts[0])
+        mention_id = parts[1]
+    except (IndexError, TypeError, ValueError):
+        raise BadUserInput(field, "is not a valid cursor") from None
+    if published_at.tzinfo is None or not isinstance(mention_id, int) or len(parts) != 2:
+        raise BadUserInput(field, "is not a valid cursor")
+    return published_at, mention_id
+
+
+def encode_stock(symbol: str) -> str:
+    return encode("s", symbol)
+
+
+def decode_stock(field: str, cursor: str) -> str:
+    parts = _decode(field, cursor, "s")
+    if len(parts) != 1 or not isinstance(parts[0], str) or not parts[0]:
+        raise BadUserInput(field, "is not a valid cursor")
+    return parts[0]

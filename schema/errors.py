@@ -1,0 +1,78 @@
+"""The errors a client may see, each with a stable `extensions.code`; everything else is masked."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("insitechart.errors")
+
+
+class ApiError(Exception):
+    """A domain error whose message and code are safe to show to the client."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.extensions: dict[str, Any] = {"code": self.code, **details}
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, message: str, **details: Any) -> None:
+        super().__init__(f"{field}: {message}", field=field, **details)
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+def check_range(field: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise BadUserInput(
+            field, f"must be between {low} and {high}, got {value}", min=low, max=high
+        )
+    return value
+
+
+class MaskInternalErrors(SchemaExtension):
+    """Replace unexpected exceptions by "Internal server error" and an id that is also logged."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._mask(error) for error in result.errors]
+
+    @staticmethod
+    def _mask(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, (ApiError, GraphQLError)):
+            return error
+        error_id = uuid.uuid4().hex[:16]
+        log.error(
+            "unhandled error %s at %s",
+            error_id,
+            ".".join(str(p) for p in error.path or ()),
+            exc_info=original,
+        )
+        return GraphQLError(
+            "Internal server error",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+        )

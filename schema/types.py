@@ -1,0 +1,281 @@
+"""Object types of the public contract, built from loader rows; edges resolve through loaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.sentiment import label_for
+from loaders import HistoryKey, MentionPageKey
+from loaders.rows import (
+    MentionPage,
+    MentionRow,
+    PointRow,
+    SentimentRow,
+    StockPage,
+    StockRow,
+    TrendingRow,
+)
+from schema import cursors
+from schema.context import Context
+from schema.errors import check_range
+
+MAX_FIRST = 100
+MAX_LAST = 720
+
+
+@strawberry.enum(description="Where a mention was published.")
+class MentionSource(Enum):
+    REDDIT = "REDDIT"
+    TWITTER = "TWITTER"
+    STOCKTWITS = "STOCKTWITS"
+    NEWS = "NEWS"
+
+
+@strawberry.enum(description="VADER convention: compound >= 0.05, between, <= -0.05.")
+class SentimentLabel(Enum):
+    POSITIVE = "POSITIVE"
+    NEUTRAL = "NEUTRAL"
+    NEGATIVE = "NEGATIVE"
+
+
+@strawberry.enum(description="Width of a sentiment history bucket (UTC hours or UTC days).")
+class Interval(Enum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+@strawberry.enum(description="Window of a trending ranking: the last 1, 24 or 168 hourly buckets.")
+class TrendWindow(Enum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"
+
+
+def label(compound: float) -> SentimentLabel:
+    return SentimentLabel(label_for(compound))
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="Mean VADER sentiment of a stock over the rolling last 24 hours.")
+class Sentiment:
+    stock_id: strawberry.Private[int]
+    compound_score: float = strawberry.field(description="Mean VADER compound score, -1..1.")
+    label: SentimentLabel
+    mention_count_24h: int = strawberry.field(name="mentionCount24h")
+    positive_mentions: int
+    negative_mentions: int
+    neutral_mentions: int
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: SentimentRow) -> Sentiment:
+        return cls(
+            stock_id=row.stock_id,
+            compound_score=row.compound_score,
+            label=label(row.compound_score),
+            mention_count_24h=row.mention_count,
+            positive_mentions=row.positive,
+            negative_mentions=row.negative,
+            neutral_mentions=row.neutral,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def stock(self, info: strawberry.Info[Context]) -> Stock:
+        return await load_stock(info, self.stock_id)
+
+
+@strawberry.type(description="Sentiment of one history bucket; empty buckets have zero counts.")
+class SentimentPoint:
+    bucket_start: datetime
+    compound_score: float
+    mention_count: int
+    positive_mentions: int
+    negative_mentions: int
+    neutral_mentions: int
+
+    @classmethod
+    def from_row(cls, row: PointRow) -> SentimentPoint:
+        return cls(
+            bucket_start=row.bucket_start,
+            compound_score=row.compound_score,
+            mention_count=row.mention_count,
+            positive_mentions=row.positive,
+            negative_mentions=row.negative,
+            neutral_mentions=row.neutral,
+        )
+
+
+@strawberry.type(description="One post, tweet, message or article that names a stock.")
+class Mention:
+    id: strawberry.ID
+    stock_id: strawberry.Private[int]
+    source: MentionSource
+    external_id: str
+    author: str | None
+    text: str
+    url: str | None
+    published_at: datetime
+    compound_score: float
+    label: SentimentLabel
+
+    @classmethod
+    def from_row(cls, row: MentionRow) -> Mention:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            stock_id=row.stock_id,
+            source=MentionSource(row.source),
+            external_id=row.external_id,
+            author=row.author,
+            text=row.text,
+            url=row.url,
+            published_at=row.published_at,
+            compound_score=row.compound,
+            label=label(row.compound),
+        )
+
+    @strawberry.field
+    async def stock(self, info: strawberry.Info[Context]) -> Stock:
+        return await load_stock(info, self.stock_id)
+
+
+@strawberry.type
+class MentionEdge:
+    cursor: str
+    node: Mention
+
+
+@strawberry.type
+class MentionConnection:
+    edges: list[MentionEdge]
+    nodes: list[Mention]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: MentionPage) -> MentionConnection:
+        nodes = [Mention.from_row(r) for r in page.rows]
+        edges = [
+            MentionEdge(cursor=cursors.encode_mention(r.published_at, r.id), node=n)
+            for r, n in zip(page.rows, nodes, strict=True)
+        ]
+        end = edges[-1].cursor if edges else None
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
+        )
+
+
+@strawberry.type(description="A listed company and what people say about it.")
+class Stock:
+    id: strawberry.ID
+    row_id: strawberry.Private[int]
+    symbol: str
+    name: str
+    exchange: str | None
+    sector: str | None
+    industry: str | None
+
+    @classmethod
+    def from_row(cls, row: StockRow) -> Stock:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            row_id=row.id,
+            symbol=row.symbol,
+            name=row.name,
+            exchange=row.exchange,
+            sector=row.sector,
+            industry=row.industry,
+        )
+
+    @strawberry.field(description="Rolling last 24 hours; null when nobody mentioned the stock.")
+    async def sentiment(self, info: strawberry.Info[Context]) -> Sentiment | None:
+        row = await info.context.loaders.sentiment.load(self.row_id)
+        return Sentiment.from_row(row) if row is not None else None
+
+    @strawberry.field(description="The last `last` buckets, oldest first (1..720).")
+    async def sentiment_history(
+        self, info: strawberry.Info[Context], interval: Interval = Interval.HOUR, last: int = 24
+    ) -> list[SentimentPoint]:
+        check_range("last", last, 1, MAX_LAST)
+        loaders = info.context.loaders
+        loader = loaders.hourly_history if interval is Interval.HOUR else loaders.daily_history
+        rows = await loader.load(HistoryKey(self.row_id, last))
+        return [SentimentPoint.from_row(r) for r in rows]
+
+    @strawberry.field(description="Newest first; `first` is 1..100; `after` is an endCursor.")
+    async def mentions(
+        self,
+        info: strawberry.Info[Context],
+        first: int = 20,
+        after: str | None = None,
+        source: MentionSource | None = None,
+    ) -> MentionConnection:
+        check_range("first", first, 1, MAX_FIRST)
+        position = cursors.decode_mention("after", after) if after is not None else None
+        key = MentionPageKey(self.row_id, first, position, source.value if source else None)
+        return MentionConnection.from_page(await info.context.loaders.mention_page.load(key))
+
+
+@strawberry.type
+class StockEdge:
+    cursor: str
+    node: Stock
+
+
+@strawberry.type
+class StockConnection:
+    edges: list[StockEdge]
+    nodes: list[Stock]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: StockPage) -> StockConnection:
+        nodes = [Stock.from_row(r) for r in page.rows]
+        edges = [StockEdge(cursor=cursors.encode_stock(n.symbol), node=n) for n in nodes]
+        end = edges[-1].cursor if edges else None
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
+        )
+
+
+@strawberry.type(description="A stock ranked by mention volume and its growth over the window.")
+class TrendingStock:
+    rank: int
+    stock_id: strawberry.Private[int]
+    mention_count: int
+    mention_change: float = strawberry.field(
+        description="(count - previous) / max(previous, 1); previous = the window before."
+    )
+    compound_score: float
+
+    @classmethod
+    def from_row(cls, rank: int, row: TrendingRow) -> TrendingStock:
+        return cls(
+            rank=rank,
+            stock_id=row.stock_id,
+            mention_count=row.mention_count,
+            mention_change=row.mention_change,
+            compound_score=row.compound_score,
+        )
+
+    @strawberry.field
+    async def stock(self, info: strawberry.Info[Context]) -> Stock:
+        return await load_stock(info, self.stock_id)
+
+
+async def load_stock(info: strawberry.Info[Context], stock_id: int) -> Stock:
+    row = await info.context.loaders.stock_by_id.load(stock_id)
+    if row is None:  # a foreign key guarantees the row; a delete mid-request is the only way here
+        raise LookupError(f"stock {stock_id} vanished")
+    return Stock.from_row(row)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import httpx
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from tests.conftest import graphql, serve
+from tests.factories.stocks import make_stock
+
+
+async def test_healthz_answers_while_process_is_alive(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_ready_with_database_up(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "up"
+
+
+async def test_readyz_returns_503_when_database_is_down(tmp_path: object) -> None:
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", db_pool_timeout_s=1
+    )
+    async with serve(create_app(settings)) as http:
+        response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "down"}
+
+
+async def test_stock_query_reads_a_stock_end_to_end(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    async with db.sessionmaker.begin() as session:
+        await make_stock(session, "MSFT", name="Microsoft Corporation")
+    body = await graphql(client, '{ stock(symbol: "msft") { symbol name exchange } }')
+    assert body == {
+        "data": {"stock": {"symbol": "MSFT", "name": "Microsoft Corporation", "exchange": "NASDAQ"}}
+    }
+
+
+async def test_graphiql_is_served_in_development(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()

@@ -1,0 +1,171 @@
+"""Test fixtures: a freshly migrated database per backend per session, emptied after each test.
+
+SQLite always runs; PostgreSQL runs when TEST_DATABASE_URL is set (a server URL: a throwaway
+database is created beside it and dropped at the end), and Redis tests when TEST_REDIS_URL is set.
+With --require-services a missing URL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app import migrate
+from app.config import Settings
+from app.db import Database, create_database
+from app.main import create_app
+
+BACKENDS = ["sqlite", "postgres"]
+TABLES = ("sentiment_buckets", "mentions", "stocks")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        help="fail instead of skipping when TEST_DATABASE_URL or TEST_REDIS_URL is unset",
+    )
+
+
+def _require(config: pytest.Config, variable: str) -> str:
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if config.getoption("--require-services"):
+        pytest.fail(f"{variable} is not set and --require-services was given", pytrace=False)
+    pytest.skip(f"{variable} is not set")
+
+
+async def _create_pg_database(server_url: str) -> str:
+    url = make_url(server_url)
+    name = f"insitechart_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+async def _drop_pg_database(server_url: str, test_url: str) -> None:
+    url = make_url(server_url)
+    name = make_url(test_url).database
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated, empty database for this backend, kept for the whole session."""
+    if backend == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "insitechart.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        server = None
+    else:
+        server = _require(request.config, "TEST_DATABASE_URL")
+        url = await _create_pg_database(server)
+    db = create_database(Settings(database_url=url))
+    await migrate.upgrade(db)
+    await db.dispose()
+    yield url
+    if server is not None:
+        await _drop_pg_database(server, url)
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    return _require(request.config, "TEST_REDIS_URL")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, redis_url=None, log_level="warning")
+
+
+async def empty_tables(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The session's database, emptied after the test."""
+    database = create_database(settings)
+    try:
+        yield database
+    finally:
+        await empty_tables(database)
+        await database.dispose()
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and give an HTTP client that talks to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(create_app(settings)) as http:
+        yield http
+
+
+@pytest.fixture
+def operations() -> Iterator[dict[str, str]]:
+    """The reference operations clients send, read verbatim from ../shared/operations."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "operations"
+    if not folder.is_dir():
+        folder = Path(__file__).resolve().parents[1] / ".." / "shared" / "operations"
+    yield {p.stem: p.read_text() for p in sorted(folder.glob("*.graphql"))}
+
+
+async def graphql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **headers: str
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    return body
