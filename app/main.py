@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.logging import configure_logging
 from app.resources import Resources
 from schema import build_schema
+from schema.auth import Unauthenticated
 from schema.context import Context
 
 log = logging.getLogger("insitechart.app")
@@ -36,7 +37,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="InsiteChart", lifespan=lifespan, docs_url=None, redoc_url=None)
 
     async def context_getter(connection: HTTPConnection) -> Context:
-        return Context.build(connection.app.state.resources)
+        try:
+            return await Context.build(connection.app.state.resources, connection)
+        except Unauthenticated as exc:
+            # No anonymous fallback: a bad key is refused before anything executes.
+            raise HTTPException(
+                status_code=401,
+                detail={"errors": [{"message": str(exc), "extensions": exc.extensions}]},
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
 
     from strawberry.fastapi import GraphQLRouter
 

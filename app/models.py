@@ -159,3 +159,20 @@ class SentimentBucket(Base):
         # Serves `trendingStocks`: every stock's buckets within a window (the two latest windows).
         Index("ix_sentiment_buckets_bucket_start", "bucket_start", "stock_id"),
     )
+
+
+class ApiKey(Base):
+    """A partner's API key; only its SHA-256 hash is stored, never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters of the key, kept in clear so operators can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    # The unique index on the hash serves the lookup on every authenticated request.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(100))
+    tier: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

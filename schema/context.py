@@ -1,26 +1,34 @@
-"""The per-request context: resources of the process plus this request's loaders."""
+"""The per-request context: resources of the process, the caller, and this request's loaders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from app.resources import Resources
 from app.timeutil import utcnow
 from loaders import LoaderEnv, Loaders
+from schema.auth import Principal, bearer_token, identify
 
 
 @dataclass
 class Context(BaseContext):
     resources: Resources
+    principal: Principal
     loaders: Loaders
 
     def __post_init__(self) -> None:
         super().__init__()
 
     @classmethod
-    def build(cls, resources: Resources, **_: Any) -> Context:
+    async def build(
+        cls, resources: Resources, connection: HTTPConnection, token: str | None = None
+    ) -> Context:
+        """Build a context; `token` defaults to the Authorization header's bearer token."""
+        if token is None:
+            token = bearer_token(connection.headers.get("authorization"))
+        principal = await identify(resources, connection, token)
         env = LoaderEnv(db=resources.db, now=utcnow())
-        return cls(resources=resources, loaders=Loaders.build(env))
+        return cls(resources=resources, principal=principal, loaders=Loaders.build(env))

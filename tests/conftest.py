@@ -27,7 +27,7 @@ from app.db import Database, create_database
 from app.main import create_app
 
 BACKENDS = ["sqlite", "postgres"]
-TABLES = ("sentiment_buckets", "mentions", "stocks")
+TABLES = ("sentiment_buckets", "mentions", "stocks", "api_keys")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
