@@ -2,7 +2,8 @@
 
 SQLite always runs; PostgreSQL runs when TEST_DATABASE_URL is set (a server URL: a throwaway
 database is created beside it and dropped at the end), and Redis tests when TEST_REDIS_URL is set.
-With --require-services a missing URL fails the run instead of skipping.
+With --require-services (or INSITECHART_REQUIRE_SERVICES=1, as CI sets) a missing URL fails the
+run instead of skipping.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _require(config: pytest.Config, variable: str) -> str:
     value = os.environ.get(variable)
     if value:
         return value
-    if config.getoption("--require-services"):
+    if config.getoption("--require-services") or os.environ.get("INSITECHART_REQUIRE_SERVICES"):
         pytest.fail(f"{variable} is not set and --require-services was given", pytrace=False)
     pytest.skip(f"{variable} is not set")
 
@@ -157,7 +158,7 @@ def operations() -> Iterator[dict[str, str]]:
     """The reference operations clients send, read verbatim from ../shared/operations."""
     folder = Path(__file__).resolve().parents[2] / "shared" / "operations"
     if not folder.is_dir():
-        folder = Path(__file__).resolve().parents[1] / ".." / "shared" / "operations"
+        pytest.fail(f"the reference operations are missing: {folder}", pytrace=False)
     yield {p.stem: p.read_text() for p in sorted(folder.glob("*.graphql"))}
 
 
@@ -169,3 +170,36 @@ async def graphql(
     )
     body: dict[str, Any] = response.json()
     return body
+
+
+_service_tests: dict[str, int] = {"postgres": 0, "redis": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" or not report.passed:
+        return
+    if "[postgres" in report.nodeid or "-postgres" in report.nodeid:
+        _service_tests["postgres"] += 1
+    if "redis" in report.keywords:
+        _service_tests["redis"] += 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a run in which no PostgreSQL or no Redis test passed is a failed run."""
+    required = session.config.getoption("--require-services") or os.environ.get(
+        "INSITECHART_REQUIRE_SERVICES"
+    )
+    if not required or exitstatus != 0 or session.config.option.collectonly:
+        return
+    if session.config.args and any("::" in a for a in session.config.args):
+        return  # a single test was asked for
+    missing = [name for name, passed in _service_tests.items() if passed == 0]
+    if missing:
+        print(f"\nERROR: no {' and no '.join(missing)} test ran, but services are required")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
