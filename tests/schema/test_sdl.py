@@ -12,6 +12,6 @@ def test_published_schema_file_matches_the_schema_served() -> None:
     served = build_schema(Settings()).as_str() + "\n"
     assert SDL.read_text() == served, (
         "docs/schema.graphql is stale: regenerate it with "
-        "python -c \"from app.config import Settings; from schema import build_schema; "
-        "print(build_schema(Settings()).as_str())\" > docs/schema.graphql"
+        'python -c "from app.config import Settings; from schema import build_schema; '
+        'print(build_schema(Settings()).as_str())" > docs/schema.graphql'
     )
