@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.db import Database, create_database
+from app.store import StoredMention
+
+log = logging.getLogger("insitechart.resources")
+
+AfterWrite = Callable[[Sequence[StoredMention]], Awaitable[None]]
+# Called after a transaction that stored new mentions has committed (cache invalidation, events).
 
 
 @dataclass(slots=True)
 class Resources:
     settings: Settings
     db: Database
+    after_write: list[AfterWrite] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         return cls(settings=settings, db=create_database(settings))
+
+    async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
+        """Run the after-write hooks for committed mentions; a failing hook is logged."""
+        if not stored:
+            return
+        for hook in self.after_write:
+            try:
+                await hook(stored)
+            except Exception:
+                log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
         await self.db.dispose()
