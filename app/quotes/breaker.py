@@ -54,3 +54,7 @@ class CircuitBreaker:
         if self.probing or self.consecutive_failures >= self.threshold:
             self.opened_at = self.clock()
         self.probing = False
+
+    def abandon(self) -> None:
+        """Forget a call that ended without an outcome (cancelled), freeing the probe slot."""
+        self.probing = False

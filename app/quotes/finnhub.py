@@ -92,6 +92,8 @@ class FinnhubProvider:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+            for _ in pending:  # an upstream too slow for the budget is failing
+                self.breaker.record_failure()
             log.warning("quote batch budget spent: %d of %d unanswered", len(pending), len(tasks))
         return [t.result() if t in done else None for t in tasks]
 
@@ -99,6 +101,13 @@ class FinnhubProvider:
         """One quote with retries; None when it failed or the breaker refused the call."""
         if not self.breaker.allow():
             return None
+        try:
+            return await self.fetch_allowed(symbol)
+        except asyncio.CancelledError:
+            self.breaker.abandon()  # a cancelled probe must not keep the breaker half-open
+            raise
+
+    async def fetch_allowed(self, symbol: str) -> QuoteData | None:
         attempt = 0
         while True:
             try:

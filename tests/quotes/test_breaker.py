@@ -91,3 +91,19 @@ async def test_open_breaker_makes_no_upstream_call_until_the_cooldown(upstream: 
         assert upstream.requests == 6
     finally:
         await provider.aclose()
+
+
+async def test_a_probe_cut_by_the_batch_budget_reopens_the_breaker(upstream: Upstream) -> None:
+    upstream.behaviour = Behaviour(hang=True)
+    clock = Clock()
+    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    provider = finnhub_provider(upstream, breaker, quotes_retries=0, quotes_batch_budget_ms=100)
+    try:
+        assert await provider.fetch_many(["A"]) == [None]
+        assert state(breaker) == "open"
+        clock.now += 30
+        assert await provider.fetch_many(["B"]) == [None]  # the probe hangs past the budget
+        assert state(breaker) == "open" and not breaker.probing
+        assert upstream.requests == 2
+    finally:
+        await provider.aclose()

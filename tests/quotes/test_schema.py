@@ -11,6 +11,8 @@ import pytest
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.quotes.cache import CachedProvider
+from app.quotes.finnhub import FinnhubProvider
 from app.quotes.simulated import simulate
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
@@ -103,3 +105,16 @@ def test_simulated_walk_is_deterministic_per_symbol_and_time() -> None:
     assert first.change == pytest.approx(first.price - first.previous_close, abs=1e-3)
     assert first.as_of == datetime(2026, 3, 2, 15, 35, tzinfo=UTC)
     assert first.source == "SIMULATED"
+
+
+async def test_the_app_closes_the_shared_http_client_on_shutdown(
+    db: Database, settings: Settings, upstream: Upstream
+) -> None:
+    app = create_app(with_finnhub(settings, upstream))
+    async with serve(app):
+        provider = app.state.resources.quotes
+        assert isinstance(provider, CachedProvider)
+        assert isinstance(provider.upstream, FinnhubProvider)
+        client = provider.upstream.client
+        assert not client.is_closed
+    assert client.is_closed
