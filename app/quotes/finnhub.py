@@ -39,6 +39,10 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
+class Refused(Exception):
+    """The breaker opened while this call waited for a slot; it is dropped, not counted."""
+
+
 class FinalError(Exception):
     """An attempt failed in a way retrying cannot fix (4xx, a body that is not a quote)."""
 
@@ -99,19 +103,22 @@ class FinnhubProvider:
 
     async def fetch(self, symbol: str) -> QuoteData | None:
         """One quote with retries; None when it failed or the breaker refused the call."""
+        probe = self.breaker.state == "half-open"
         if not self.breaker.allow():
             return None
         try:
-            return await self.fetch_allowed(symbol)
+            return await self.fetch_allowed(symbol, probe)
         except asyncio.CancelledError:
             self.breaker.abandon()  # a cancelled probe must not keep the breaker half-open
             raise
 
-    async def fetch_allowed(self, symbol: str) -> QuoteData | None:
+    async def fetch_allowed(self, symbol: str, probe: bool) -> QuoteData | None:
         attempt = 0
         while True:
             try:
-                quote = await self.attempt(symbol)
+                quote = await self.attempt(symbol, probe)
+            except Refused:
+                return None
             except RetryableError as exc:
                 if attempt >= self.config.retries:
                     self.failed(symbol, str(exc))
@@ -130,9 +137,12 @@ class FinnhubProvider:
         self.breaker.record_failure()
         log.warning("quote for %s failed: %s (breaker %s)", symbol, reason, self.breaker.state)
 
-    async def attempt(self, symbol: str) -> QuoteData:
+    async def attempt(self, symbol: str, probe: bool) -> QuoteData:
         params = {"symbol": symbol, "token": self.config.token}
         async with self.semaphore:
+            # Calls queued behind the slots when the breaker opened must not go up anyway.
+            if not probe and self.breaker.state != "closed":
+                raise Refused
             try:
                 # The client's timeout bounds each phase; this bounds the whole attempt.
                 async with asyncio.timeout(self.config.timeout_s):

@@ -107,3 +107,17 @@ async def test_a_probe_cut_by_the_batch_budget_reopens_the_breaker(upstream: Ups
         assert upstream.requests == 2
     finally:
         await provider.aclose()
+
+
+async def test_calls_queued_when_the_breaker_opens_are_not_sent(upstream: Upstream) -> None:
+    upstream.behaviour = Behaviour(status=500, failures=100, delay_s=0.01)
+    provider = finnhub_provider(
+        upstream, quotes_retries=0, quotes_concurrency=2, quotes_breaker_failures=5
+    )
+    try:
+        quotes = await provider.fetch_many([f"S{i}" for i in range(20)])
+    finally:
+        await provider.aclose()
+    assert quotes == [None] * 20
+    # The fifth failure opens it; only the call sharing the two slots with it still goes up.
+    assert 5 <= upstream.requests <= 6

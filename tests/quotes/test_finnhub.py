@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
+from app.quotes.finnhub import FinalError, parse_quote
 from tests.quotes.helpers import finnhub_provider
 from tests.quotes.upstream import Behaviour, Upstream, running_upstream
 
@@ -127,3 +129,25 @@ async def test_the_batch_budget_bounds_a_batch_of_retried_timeouts(upstream: Ups
     assert quotes[0] is not None and quotes[1] is None
     # Without the budget the hung call would take 4 attempts of 5 s.
     assert time.monotonic() - started < 10
+
+
+async def test_a_body_that_is_not_a_quote_fails_without_retry(upstream: Upstream) -> None:
+    upstream.behaviour = Behaviour(status=200, failures=100)  # 200 with {"error": ...}
+    provider = finnhub_provider(upstream, quotes_retries=2)
+    try:
+        assert await provider.fetch_many(["AAPL"]) == [None]
+    finally:
+        await provider.aclose()
+    assert upstream.by_symbol["AAPL"] == 1
+
+
+def test_finnhub_quote_fields_are_mapped_and_unknown_symbols_refused() -> None:
+    body = {"c": 10.5, "d": 0.5, "dp": 5.0, "h": 11, "l": 9, "o": 10, "pc": 10, "t": 1_700_000_000}
+    quote = parse_quote("AAPL", body)
+    assert (quote.price, quote.change, quote.change_percent) == (10.5, 0.5, 5.0)
+    assert (quote.high, quote.low, quote.open, quote.previous_close) == (11, 9, 10, 10)
+    assert quote.as_of == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    with pytest.raises(FinalError, match="no quote for ZZZZ"):
+        parse_quote("ZZZZ", dict.fromkeys(body, 0))
+    with pytest.raises(FinalError, match="not a quote"):
+        parse_quote("AAPL", {**body, "c": None})
