@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from strawberry.types.base import StrawberryObjectDefinition
 
 from app.config import Settings
 from app.db import Database
@@ -14,6 +15,8 @@ from app.main import create_app
 from app.quotes.cache import CachedProvider
 from app.quotes.finnhub import FinnhubProvider
 from app.quotes.simulated import simulate
+from schema import build_schema
+from schema.types import QUOTE_COST
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 from tests.quotes.helpers import RecordingProvider
@@ -118,3 +121,12 @@ async def test_the_app_closes_the_shared_http_client_on_shutdown(
         client = provider.upstream.client
         assert not client.is_closed
     assert client.is_closed
+
+
+def test_quote_field_declares_its_cost_for_the_cost_rule() -> None:
+    schema = build_schema(Settings())
+    stock = schema.get_type_by_name("Stock")
+    assert isinstance(stock, StrawberryObjectDefinition)
+    [field] = [f for f in stock.fields if f.python_name == "quote"]
+    assert field.metadata == {"cost": QUOTE_COST}
+    assert QUOTE_COST > 1  # an upstream call weighs more than a field of a loaded row
