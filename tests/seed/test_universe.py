@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from app.universe import SECTORS, load_universe
+
+
+def test_universe_is_the_sp500_with_names_exchanges_and_sectors() -> None:
+    universe = load_universe()
+
+    symbols = [c.symbol for c in universe]
+    assert 490 <= len(universe) <= 510
+    assert symbols == sorted(set(symbols))
+    by_symbol = {c.symbol: c for c in universe}
+    apple = by_symbol["AAPL"]
+    assert "Apple" in apple.name
+    assert (apple.exchange, apple.sector) == ("NASDAQ", "Information Technology")
+    assert by_symbol["JPM"].exchange == "NYSE"
+    assert by_symbol["XOM"].sector == "Energy"
+    sectors = Counter(c.sector for c in universe)
+    assert set(sectors) - {None} == set(SECTORS)
+    assert sectors[None] < 20
+    assert sum(c.exchange is not None for c in universe) > 480
+    assert sum(c.industry is not None for c in universe) > 400
