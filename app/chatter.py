@@ -45,6 +45,7 @@ EVENT_SHARE = 0.12
 AUTHORS = 5_000
 
 _CASHTAG = re.compile(r"\$[A-Za-z][A-Za-z.]{0,9}")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CORPORATE_SUFFIX = re.compile(
     r",?\s+(Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.|plc|PLC|Ltd\.?|N\.V\.|S\.A\.)$"
 )
@@ -87,8 +88,10 @@ def short_name(name: str) -> str:
 
 
 def mask_entities(text: str, name: str | None = None) -> str:
-    """Hide cashtags (and the company name) from VADER: `$LOW` is not the word 'low'."""
-    masked = _CASHTAG.sub("ticker", text)
+    """Hide what VADER would misread: cashtags (`$LOW` is not the word 'low'), the company
+    name ('Best Buy') and numbers (its lexicon reads '187' or '143' as slang; here they are
+    prices and percentages). Masked texts also repeat far more, so the score cache hits."""
+    masked = _NUMBER.sub("0", _CASHTAG.sub("ticker", text))
     return masked.replace(name, "company") if name else masked
 
 

@@ -8,6 +8,7 @@ flat whatever the total.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, cast, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.chatter import Listing, generate, make_plan, popularity_order, short_name
+from app.chatter import Listing, Plan, generate, make_plan, popularity_order, short_name
 from app.db import Database
 from app.models import Mention, Stock
 from app.store import store_mentions
@@ -117,6 +118,15 @@ async def next_seed_index(db: Database) -> int:
     return 0 if highest is None else int(highest) + 1
 
 
+def _generate_soon(
+    plan: Plan, lows: range, k: int, size: int, stop: int
+) -> asyncio.Future[list[dict[str, Any]]] | None:
+    if k >= len(lows):
+        return None
+    low, high = lows[k], min(lows[k] + size, stop)
+    return asyncio.ensure_future(asyncio.to_thread(lambda: list(generate(plan, low, high))))
+
+
 async def count_mentions(db: Database) -> int:
     async with db.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(Mention)) or 0)
@@ -150,13 +160,25 @@ async def seed(
     if on_plan is not None:
         on_plan(first, stop)
     added = 0
-    for low in range(first, stop, options.batch_size):
-        high = min(low + options.batch_size, stop)
-        rows = list(generate(plan, low, high))
-        async with db.sessionmaker.begin() as session:
-            added += len(await store_mentions(session, rows))
-        if on_batch is not None:
-            on_batch(high - low)
+    lows = range(first, stop, options.batch_size)
+    # Generating (and scoring) the next batch in a thread overlaps the database storing this
+    # one; at most two batches are in memory at any time.
+    pending = _generate_soon(plan, lows, 0, options.batch_size, stop)
+    try:
+        for k in range(len(lows)):
+            rows = await pending if pending is not None else []
+            pending = _generate_soon(plan, lows, k + 1, options.batch_size, stop)
+            async with db.sessionmaker.begin() as session:
+                if db.dialect == "postgresql":
+                    # Demo data can be regenerated and a run resumed: do not wait for fsync.
+                    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                added += len(await store_mentions(session, rows))
+            if on_batch is not None:
+                on_batch(len(rows))
+    finally:
+        if pending is not None:  # a batch failed: let the next one finish, then drop it
+            await asyncio.wait([pending])
+            pending.exception()
     return SeedReport(
         stocks=len(listings),
         stocks_added=stocks_added,

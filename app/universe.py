@@ -10,6 +10,7 @@ from typing import Any
 from pytickersymbols import PyTickerSymbols
 
 INDEX = "S&P 500"
+MAX_INDUSTRY_CHARS = 60
 
 # The eleven GICS sectors, and the other spellings the source data uses for them.
 SECTORS = {
@@ -50,7 +51,10 @@ def load_universe() -> tuple[Company, ...]:
 def company_from(raw: dict[str, Any]) -> Company:
     industries: list[str] = list(raw.get("industries") or [])
     sector = next((_SECTOR_OF[i] for i in industries if i in _SECTOR_OF), None)
-    industry = next((i for i in industries if i not in _SECTOR_OF), None)
+    # Some entries are run-on lists of a dozen industries; keep the first concise one.
+    industry = next(
+        (i for i in industries if i not in _SECTOR_OF and len(i) <= MAX_INDUSTRY_CHARS), None
+    )
     return Company(
         symbol=str(raw["symbol"]).upper(),
         name=str(raw["name"]).strip(),

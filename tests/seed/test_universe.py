@@ -2,6 +2,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Stock
+from app.seed import upsert_stocks
 from app.universe import SECTORS, load_universe
 
 
@@ -22,3 +27,17 @@ def test_universe_is_the_sp500_with_names_exchanges_and_sectors() -> None:
     assert sectors[None] < 20
     assert sum(c.exchange is not None for c in universe) > 480
     assert sum(c.industry is not None for c in universe) > 400
+    assert all(len(c.name) <= 200 and len(c.industry or "") <= 200 for c in universe)
+
+
+async def test_whole_universe_fits_the_stocks_table_and_is_stored_once(db: Database) -> None:
+    universe = load_universe()
+
+    assert await upsert_stocks(db, universe) == len(universe)
+    assert await upsert_stocks(db, universe) == 0
+
+    async with db.sessionmaker() as session:
+        stored = (await session.scalars(select(Stock).order_by(Stock.symbol))).all()
+    assert [(s.symbol, s.name, s.sector, s.industry) for s in stored] == [
+        (c.symbol, c.name, c.sector, c.industry) for c in universe
+    ]
