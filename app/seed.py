@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, select, text
+from sqlalchemy import BigInteger, cast, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.chatter import Listing, Plan, generate, make_plan, popularity_order, short_name
@@ -127,6 +127,11 @@ def _generate_soon(
     return asyncio.ensure_future(asyncio.to_thread(lambda: list(generate(plan, low, high))))
 
 
+async def _has_tables(db: Database) -> bool:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: inspect(c).has_table(Mention.__tablename__))
+
+
 async def count_mentions(db: Database) -> int:
     async with db.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(Mention)) or 0)
@@ -147,6 +152,8 @@ async def seed(
     """
     universe = load_universe()
     options.check(len(universe))
+    if not await _has_tables(db):
+        raise SeedError("the database has no tables; run `insitechart migrate` first")
     began = time.perf_counter()
     ranked = popularity_order(universe, random.Random(options.random_seed))
     companies = ranked[: options.stocks] if options.stocks else ranked
