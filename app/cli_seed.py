@@ -38,15 +38,15 @@ def add_commands(sub: Any) -> None:
 def add_seed_options(cmd: argparse.ArgumentParser) -> None:
     d = SeedOptions()
     option = cmd.add_argument
-    option("--mentions", type=int, default=d.mentions,
+    option("--mentions", type=int, default=d.mentions, metavar="N",
            help=f"mentions in all, or to add with --append (default: {d.mentions})")  # fmt: skip
-    option("--days", type=int, default=d.days,
+    option("--days", type=int, default=d.days, metavar="N",
            help=f"spread mentions over the last N days (default: {d.days})")  # fmt: skip
-    option("--stocks", type=int, default=None,
+    option("--stocks", type=int, default=None, metavar="N",
            help="only the N most talked-about stocks (default: all of the S&P 500)")  # fmt: skip
-    option("--batch-size", type=int, default=d.batch_size,
+    option("--batch-size", type=int, default=d.batch_size, metavar="N",
            help=f"mentions per transaction (default: {d.batch_size})")  # fmt: skip
-    option("--random-seed", type=int, default=d.random_seed,
+    option("--random-seed", type=int, default=d.random_seed, metavar="N",
            help=f"the same seed gives the same data (default: {d.random_seed})")  # fmt: skip
     option("--append", action="store_true",
            help="add --mentions more after the highest stored, not up to it")  # fmt: skip

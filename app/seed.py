@@ -119,12 +119,46 @@ async def next_seed_index(db: Database) -> int:
 
 
 def _generate_soon(
-    plan: Plan, lows: range, k: int, size: int, stop: int
+    plan: Plan, bounds: tuple[int, int] | None
 ) -> asyncio.Future[list[dict[str, Any]]] | None:
-    if k >= len(lows):
+    if bounds is None:
         return None
-    low, high = lows[k], min(lows[k] + size, stop)
+    low, high = bounds
     return asyncio.ensure_future(asyncio.to_thread(lambda: list(generate(plan, low, high))))
+
+
+async def store_generated(
+    db: Database,
+    plan: Plan,
+    first: int,
+    stop: int,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Generate, score and store mentions `first` .. `stop - 1`, a transaction per batch.
+
+    The next batch is generated in a thread while the database stores this one, so at most
+    two batches are in memory at any time. Returns how many mentions were new.
+    """
+    batches = ((low, min(low + batch_size, stop)) for low in range(first, stop, batch_size))
+    pending = _generate_soon(plan, next(batches, None))
+    added = 0
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = _generate_soon(plan, next(batches, None))
+            async with db.sessionmaker.begin() as session:
+                if db.dialect == "postgresql":
+                    # Demo data can be regenerated and a run resumed: do not wait for fsync.
+                    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                added += len(await store_mentions(session, rows))
+            if on_batch is not None:
+                on_batch(len(rows))
+    finally:
+        if pending is not None:  # a batch failed: let the next one finish, then drop it
+            await asyncio.wait([pending])
+            pending.exception()
+    return added
 
 
 async def _has_tables(db: Database) -> bool:
@@ -166,26 +200,7 @@ async def seed(
     stop = first + options.mentions if options.append else options.mentions
     if on_plan is not None:
         on_plan(first, stop)
-    added = 0
-    lows = range(first, stop, options.batch_size)
-    # Generating (and scoring) the next batch in a thread overlaps the database storing this
-    # one; at most two batches are in memory at any time.
-    pending = _generate_soon(plan, lows, 0, options.batch_size, stop)
-    try:
-        for k in range(len(lows)):
-            rows = await pending if pending is not None else []
-            pending = _generate_soon(plan, lows, k + 1, options.batch_size, stop)
-            async with db.sessionmaker.begin() as session:
-                if db.dialect == "postgresql":
-                    # Demo data can be regenerated and a run resumed: do not wait for fsync.
-                    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                added += len(await store_mentions(session, rows))
-            if on_batch is not None:
-                on_batch(len(rows))
-    finally:
-        if pending is not None:  # a batch failed: let the next one finish, then drop it
-            await asyncio.wait([pending])
-            pending.exception()
+    added = await store_generated(db, plan, first, stop, options.batch_size, on_batch)
     return SeedReport(
         stocks=len(listings),
         stocks_added=stocks_added,

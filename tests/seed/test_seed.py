@@ -147,3 +147,22 @@ def _content(m: Mention) -> tuple[object, ...]:
         m.published_at,
         m.compound,
     )
+
+
+async def test_failure_midway_keeps_the_committed_batches_and_a_rerun_completes(
+    db: Database,
+) -> None:
+    batches: list[int] = []
+
+    def stop_after_two(n: int) -> None:
+        batches.append(n)
+        if len(batches) == 2:
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        await seed(db, SMALL, now=NOW, on_batch=stop_after_two)
+    assert await count_mentions(db) == 2 * SMALL.batch_size
+
+    rest = await seed(db, SMALL, now=NOW)
+    assert (rest.first_index, rest.mentions_added) == (256, 344)
+    assert await count_mentions(db) == 600
