@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
+from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.logging import configure_logging
 from app.resources import Resources
@@ -68,6 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "up"})
+        cache = await cache_state(resources.cache)
+        if cache == "down":
+            log.warning("readiness: cache (Redis) unreachable")
+            body = {"status": "unavailable", "database": "up", "cache": "down"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "database": "up", "cache": cache})
 
     return app

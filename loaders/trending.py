@@ -82,12 +82,13 @@ def adaptive_ttl(rows: Sequence[TrendingRow], base_s: float) -> float:
         return base_s
     movement = max(abs(r.mention_change) for r in rows)
     volume = sum(r.mention_count for r in rows)
+    floor = min(base_s, TRENDING_MIN_TTL_S)
     if movement >= 2 * MOVING_CHANGE:
-        return max(base_s / 4, TRENDING_MIN_TTL_S)
+        return max(base_s / 4, floor)
     if movement >= MOVING_CHANGE:
-        return max(base_s / 2, TRENDING_MIN_TTL_S)
+        return max(base_s / 2, floor)
     if movement <= STABLE_CHANGE and volume >= POPULAR_MENTIONS:
-        return min(base_s * 2, TRENDING_MAX_TTL_S)
+        return max(min(base_s * 2, TRENDING_MAX_TTL_S), base_s)
     return base_s
 
 

@@ -39,6 +39,15 @@ def build_cache(settings: Settings) -> Cache:
     return cache
 
 
+async def cache_state(cache: Cache | None) -> str:
+    """For readiness: "up" (Redis answers), "memory" (in-process), "off", or "down"."""
+    if cache is None:
+        return "off"
+    if not cache.shared:
+        return "memory"
+    return "up" if await cache.backend.ping() else "down"
+
+
 def invalidate_stored(cache: Cache) -> Callable[[Sequence[StoredMention]], Awaitable[None]]:
     """An after-write hook: new mentions make their stocks' values and trending stale."""
 
@@ -60,6 +69,7 @@ __all__ = [
     "Source",
     "TypeStats",
     "build_cache",
+    "cache_state",
     "invalidate_stored",
     "stock_tag",
 ]

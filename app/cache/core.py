@@ -318,6 +318,11 @@ class Cache:
         finally:
             self._refreshing.discard(vkey)
 
+    async def drain(self) -> None:
+        """Wait for the background refreshes under way."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
