@@ -27,6 +27,7 @@ OnRecord = Callable[[str, str, int], None]
 # Called with (type, event, count) for every hit, miss, stale hit, load, write and eviction.
 
 _MISSING: Any = object()
+FLIGHT_LINGER_S = 0.5
 Related = tuple["Source[Any, Any]", Any, Any]
 
 
@@ -205,12 +206,13 @@ class Cache:
         loop = asyncio.get_running_loop()
         waits: list[tuple[int, asyncio.Future[Any]]] = []
         own: list[int] = []
+        flights = [f"{vkey}#{generation}" for vkey, generation in zip(vkeys, expected, strict=True)]
         for i in missing:
-            pending = self._inflight.get(vkeys[i])
+            pending = self._inflight.get(flights[i])
             if pending is not None:
                 waits.append((i, pending))
                 continue
-            self._inflight[vkeys[i]] = loop.create_future()
+            self._inflight[flights[i]] = loop.create_future()
             own.append(i)
         try:
             leased = await self._lease_or_wait(source, vkeys, expected, own, results)
@@ -228,12 +230,13 @@ class Cache:
                 self.record(source.cache_type, "writes", len(writes))
         except BaseException as exc:
             for i in own:
-                self._settle(vkeys[i], exc=exc)
+                self._settle(flights[i], exc=exc)
             raise
         for i in own:
-            self._settle(vkeys[i], value=results[i])
+            self._settle(flights[i], value=results[i])
         for i, pending in waits:
             results[i] = await pending
+            source.on_cached(keys[i], results[i])
 
     def _related_writes(self, source: Source[K, V]) -> list[tuple[str, bytes, float]]:
         writes = []
@@ -245,15 +248,28 @@ class Cache:
             writes.append((vkey, blob, ttl))
         return writes
 
-    def _settle(self, vkey: str, value: Any = None, exc: BaseException | None = None) -> None:
-        future = self._inflight.pop(vkey, None)
+    def _settle(self, flight: str, value: Any = None, exc: BaseException | None = None) -> None:
+        """Resolve a load for its waiters.
+
+        A loaded value lingers a moment under its (key, generation): a request whose MGET was
+        answered just before the write landed finds it instead of loading again. That is as fresh
+        as the backend: a bump changes the generation, hence the flight key.
+        """
+        future = self._inflight.get(flight)
         if future is None or future.done():
             return
         if exc is None:
             future.set_result(value)
+            loop = asyncio.get_running_loop()
+            loop.call_later(FLIGHT_LINGER_S, self._forget, flight, future)
             return
+        del self._inflight[flight]
         future.set_exception(exc)
         future.add_done_callback(_retrieve)  # nobody else may be waiting; don't warn then
+
+    def _forget(self, flight: str, future: asyncio.Future[Any]) -> None:
+        if self._inflight.get(flight) is future:
+            del self._inflight[flight]
 
     async def _lease_or_wait(
         self,

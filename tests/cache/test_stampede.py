@@ -41,7 +41,14 @@ async def test_concurrent_misses_in_two_processes_run_one_load(
     redis_client: redis.Redis,
 ) -> None:
     (stock_id,) = await make_universe(db, 1, 2)
-    shared = cache_settings(settings, namespace, redis_url=redis_url, cache_lease_wait_ms=3000)
+    # Generous timeouts: this is about leases, not about a loaded host making Redis look down.
+    shared = cache_settings(
+        settings,
+        namespace,
+        redis_url=redis_url,
+        cache_lease_wait_ms=3000,
+        cache_redis_timeout_ms=3000,
+    )
     first, second = build_cache(shared), build_cache(shared)  # two workers' caches
     now = utcnow()
     try:
