@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     cache_breaker_cooldown_s: float = Field(default=5.0, gt=0, le=300)
     cache_lease_ms: int = Field(default=2000, ge=0, le=60_000)
     cache_lease_wait_ms: int = Field(default=200, ge=0, le=10_000)
+    cache_response_enabled: bool = True
+    cache_response_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    cache_apq_ttl_s: int = Field(default=86_400, ge=0)
 
     @field_validator("cache_ttl_overrides_s")
     @classmethod

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.store import StoredMention
 
 TRENDING_TAG = "trending"
+RESPONSES_TAG = "responses"  # every shared response: any new mention may change any of them
 
 
 def stock_tag(stock_id: int) -> str:
@@ -52,12 +53,13 @@ def invalidate_stored(cache: Cache) -> Callable[[Sequence[StoredMention]], Await
     """An after-write hook: new mentions make their stocks' values and trending stale."""
 
     async def hook(stored: Sequence[StoredMention]) -> None:
-        await cache.bump([TRENDING_TAG, *(stock_tag(m.stock_id) for m in stored)])
+        await cache.bump([TRENDING_TAG, RESPONSES_TAG, *(stock_tag(m.stock_id) for m in stored)])
 
     return hook
 
 
 __all__ = [
+    "RESPONSES_TAG",
     "TRENDING_TAG",
     "Breaker",
     "Cache",

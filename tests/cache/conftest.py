@@ -37,6 +37,7 @@ def cache_settings(settings: Settings, namespace: str, **overrides: Any) -> Sett
         "redis_url": None,
         "log_level": "warning",
         "cache_namespace": namespace,
+        "cache_response_enabled": False,  # field-cache tests see every request reach the loaders
     }
     values.update(overrides)
     return Settings(**values)
