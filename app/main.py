@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,9 +11,11 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
+from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.logging import configure_logging
 from app.resources import Resources
+from app.response_cache import ResponseCache
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
@@ -49,12 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from strawberry.fastapi import GraphQLRouter
 
+    schema = build_schema(settings)
     router: GraphQLRouter[Context, None] = GraphQLRouter(
-        build_schema(settings),
+        schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
+    app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -68,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "up"})
+        cache = await cache_state(resources.cache)
+        if cache == "down":
+            log.warning("readiness: cache (Redis) unreachable")
+            body = {"status": "unavailable", "database": "up", "cache": "down"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "database": "up", "cache": cache})
 
     return app

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
@@ -23,10 +24,17 @@ class Resources:
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
+    cache: Cache | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        return cls(settings=settings, db=create_database(settings), quotes=open_provider(settings))
+        resources = cls(
+            settings=settings, db=create_database(settings), quotes=open_provider(settings)
+        )
+        if settings.cache_enabled:
+            resources.cache = build_cache(settings)
+            resources.after_write.append(invalidate_stored(resources.cache))
+        return resources
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -40,4 +48,6 @@ class Resources:
 
     async def close(self) -> None:
         await self.quotes.aclose()
+        if self.cache is not None:
+            await self.cache.close()
         await self.db.dispose()

@@ -7,6 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from schema.caching import CachePolicy
 from schema.errors import MaskInternalErrors
 from schema.query import Query
 
@@ -16,6 +17,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         extensions=[
             MaskInternalErrors,
+            CachePolicy,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
