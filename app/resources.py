@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.db import Database, create_database
+from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -21,10 +22,11 @@ class Resources:
     settings: Settings
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
+    buckets: Buckets = field(default_factory=MemoryBuckets)
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        return cls(settings=settings, db=create_database(settings))
+        return cls(settings=settings, db=create_database(settings), buckets=open_buckets(settings))
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -37,4 +39,5 @@ class Resources:
                 log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
+        await self.buckets.close()
         await self.db.dispose()
