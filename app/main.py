@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from app.config import Settings, get_settings
+from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.resources import Resources
 from schema import build_schema
@@ -41,10 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await Context.build(connection.app.state.resources, connection)
         except Unauthenticated as exc:
             # No anonymous fallback: a bad key is refused before anything executes.
-            raise HTTPException(
-                status_code=401,
-                detail={"errors": [{"message": str(exc), "extensions": exc.extensions}]},
-                headers={"WWW-Authenticate": "Bearer"},
+            raise GraphQLHTTPError(
+                401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
 
     from strawberry.fastapi import GraphQLRouter
@@ -55,6 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)
+    app.add_middleware(
+        GraphQLHTTPRules,
+        path="/graphql",
+        max_body_bytes=settings.limits_max_body_bytes,
+        max_tokens=settings.limits_max_tokens,
+        timeout_s=settings.limits_execution_timeout_s,
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
