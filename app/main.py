@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
 from app.config import Settings, get_settings
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
@@ -19,6 +22,16 @@ from schema.auth import Unauthenticated
 from schema.context import Context
 
 log = logging.getLogger("insitechart.app")
+
+
+class Router(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket may send its key in `connection_init`; a bad one closes it (4403)."""
+        try:
+            await context.authenticate_connection(context.connection_params)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": str(exc), **exc.extensions}) from None
+        return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,9 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
 
-    from strawberry.fastapi import GraphQLRouter
-
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
+    router = Router(
         build_schema(settings),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
