@@ -28,12 +28,17 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
+    get_nullable_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.pyutils import Undefined
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
 DEFINITION_BACKREF = "strawberry-definition"
@@ -42,23 +47,36 @@ DEFINITION_BACKREF = "strawberry-definition"
 @dataclass(frozen=True, slots=True)
 class FieldCost:
     weight: int
+    named: GraphQLNamedType
     composite: bool
     is_list: bool
     is_connection: bool
+    sized: bool  # has a first/last/limit or list argument
 
 
 def field_cost(field: GraphQLField) -> FieldCost:
+    """The cost facts of a schema field, worked out once and kept on the field."""
+    cached: FieldCost | None = getattr(field, "_insitechart_cost", None)
+    if cached is not None:
+        return cached
     named = get_named_type(field.type)
     composite = isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
     inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    name = named.name if named is not None else ""
-    default = 0 if not composite or name.endswith("Edge") else 1
-    return FieldCost(
+    default = 0 if not composite or named.name.endswith("Edge") else 1
+    sized = any(
+        name in SIZE_ARGUMENTS or isinstance(get_nullable_type(arg.type), GraphQLList)
+        for name, arg in field.args.items()
+    )
+    cost = FieldCost(
         weight=declared_weight(field, default),
+        named=named,
         composite=composite,
         is_list=isinstance(inner, GraphQLList),
-        is_connection=name.endswith("Connection"),
+        is_connection=named.name.endswith("Connection"),
+        sized=sized,
     )
+    field._insitechart_cost = cost  # type: ignore[attr-defined]
+    return cost
 
 
 def declared_weight(field: GraphQLField, default: int) -> int:
@@ -121,18 +139,18 @@ class CostAnalysis:
         root = self.root_type(operation)
         if root is None:
             return 0
-        coerced = get_variable_values(
-            self.schema, operation.variable_definitions or (), dict(variables or {})
-        )
-        # Bad variables are refused by execution with a clear error; cost them as defaults.
-        values = coerced if isinstance(coerced, VariableValues) else None
+        values = dict(variables or {})
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if values.get(name) is None and definition.default_value is not None:
+                values[name] = literal(definition.default_value, {})
         return self._requested(operation.selection_set, root, values, None)
 
     def _requested(
         self,
         selection_set: SelectionSetNode,
         parent: GraphQLNamedType,
-        variables: VariableValues | None,
+        variables: dict[str, Any],
         inherited: int | None,
     ) -> int:
         total = 0
@@ -141,8 +159,8 @@ class CostAnalysis:
             if not cost.composite or node.selection_set is None:
                 total += cost.weight
                 continue
-            size = self._size(node, field, variables)
-            named = get_named_type(field.type)
+            size = requested_size(node, field, variables) if cost.sized else None
+            named = cost.named
             if cost.is_list:
                 count = size or inherited or self.default_list_size
                 below = self._requested(node.selection_set, named, variables, None)
@@ -153,22 +171,6 @@ class CostAnalysis:
             else:
                 total += cost.weight + self._requested(node.selection_set, named, variables, None)
         return total
-
-    @staticmethod
-    def _size(node: FieldNode, field: GraphQLField, variables: VariableValues | None) -> int | None:
-        """The list size a field asks for, from its arguments and the request's variables."""
-        try:
-            values = get_argument_values(field, node, variables)
-        except Exception:  # invalid values are refused by execution with a clear error
-            return None
-        for name in SIZE_ARGUMENTS:
-            value = values.get(name)
-            if isinstance(value, int) and value > 0:
-                return value
-        for value in values.values():
-            if isinstance(value, list):
-                return max(len(value), 1)
-        return None
 
     def actual(self, operation: OperationDefinitionNode, data: Mapping[str, Any] | None) -> int:
         root = self.root_type(operation)
@@ -189,12 +191,43 @@ class CostAnalysis:
             if not cost.composite or node.selection_set is None:
                 total += cost.weight
                 continue
-            named = get_named_type(field.type)
+            named = cost.named
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, Mapping):
                     total += cost.weight + self._actual(node.selection_set, named, item)
         return total
+
+
+def literal(value: ValueNode, variables: Mapping[str, Any]) -> Any:
+    """What an argument says, as far as sizes go: an int, a list (its length counts), or None.
+
+    Read straight from the document and the raw variables: cheaper than graphql-core's coercion,
+    and a value of the wrong type is refused by execution anyway, with a clear error.
+    """
+    if isinstance(value, VariableNode):
+        return variables.get(value.name.value)
+    if isinstance(value, IntValueNode):
+        return int(value.value)
+    if isinstance(value, ListValueNode):
+        return value.values
+    return None
+
+
+def requested_size(
+    node: FieldNode, field: GraphQLField, variables: Mapping[str, Any]
+) -> int | None:
+    """The list size a field asks for: first/last/limit, else the length of a list argument."""
+    given = {arg.name.value: literal(arg.value, variables) for arg in node.arguments or ()}
+    for name in SIZE_ARGUMENTS:
+        value = given.get(name, field.args[name].default_value if name in field.args else None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    for name, arg in field.args.items():
+        value = given.get(name, arg.default_value)
+        if value is not Undefined and isinstance(value, list | tuple):
+            return max(len(value), 1)
+    return None
 
 
 def select_operation(
