@@ -1,4 +1,4 @@
-"""Charge each operation's cost to its client's bucket before it runs; report `extensions.cost`.
+"""Before an operation runs: check its scopes, charge its cost; report `extensions.cost`.
 
 The requested cost is taken before execution (refused with MAX_COST_EXCEEDED over the limit, or
 THROTTLED with HTTP 429 and Retry-After when the bucket is short); once the operation has run, the
@@ -17,6 +17,7 @@ from app.config import Settings
 from app.ratelimit import Decision, Rate, tier_rate
 from schema.auth import Principal
 from schema.cost import CostAnalysis, select_operation
+from schema.scopes import first_missing
 
 
 class CostBudget(SchemaExtension):
@@ -53,6 +54,17 @@ class CostBudget(SchemaExtension):
             context.schema._schema, document, self.settings.cost_default_list_size
         )
         self.rate = tier_rate(self.settings, principal.tier)
+        missing = first_missing(analysis, operation, principal.scopes)
+        if missing is not None:
+            field, scope = missing
+            self._refuse(
+                GraphQLError(
+                    f"{field}: needs an API key with the '{scope}' scope",
+                    extensions={"code": "FORBIDDEN", "field": field, "scope": scope},
+                )
+            )
+            yield
+            return
         self.requested = analysis.requested(operation, context.variables)
         limit = min(self.settings.cost_max_query, self.rate.capacity)
         if self.requested > limit:
