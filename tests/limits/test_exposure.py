@@ -7,6 +7,7 @@ import logging
 import httpx
 import pytest
 import strawberry
+from graphql import get_introspection_query
 
 from app.config import Settings
 from app.db import Database
@@ -64,3 +65,19 @@ def test_unexpected_errors_are_masked_with_an_id_that_is_logged(
     error_id = error.extensions["errorId"]
     assert error_id in caplog.text
     assert "secret" not in error.message
+
+
+async def test_graphiql_introspection_passes_the_default_limits(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    query = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    body = await graphql(client, query)
+    assert "errors" not in body, body["errors"][:2]
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert body["extensions"]["cost"]["requestedQueryCost"] <= 2000
