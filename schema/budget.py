@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
@@ -48,6 +48,11 @@ class CostBudget(SchemaExtension):
             select_operation(document, context.operation_name) if document is not None else None
         )
         if principal is None or buckets is None or operation is None or document is None:
+            yield
+            return
+        if operation.operation is OperationType.SUBSCRIPTION:
+            # Strawberry subscribes even when an extension set a result: a refusal here would not
+            # hold. Subscriptions still pass the static limits, checked while validating.
             yield
             return
         analysis = CostAnalysis(
