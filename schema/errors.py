@@ -60,7 +60,10 @@ class MaskInternalErrors(SchemaExtension):
     def _mask(error: GraphQLError) -> GraphQLError:
         original = error.original_error
         coded = bool((error.extensions or {}).get("code"))
-        if not coded and (original is None or isinstance(original, GraphQLError)):
+        request_error = error.path is None and (
+            original is None or isinstance(original, GraphQLError)
+        )
+        if request_error and not coded:
             error.extensions = {**(error.extensions or {}), "code": request_error_code(error)}
         if original is None or isinstance(original, (ApiError, GraphQLError)):
             return error
