@@ -6,6 +6,7 @@ holds is refused with the seconds to wait; a negative take is a refund (capped a
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.config import Settings
+
+log = logging.getLogger("insitechart.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +96,28 @@ return {allowed, tostring(tokens)}
 
 
 class RedisBuckets:
-    """Buckets shared by every app instance that points at the same Redis."""
+    """Buckets shared by every app instance that points at the same Redis.
+
+    While Redis is unreachable, each process falls back to its own buckets: budgets get looser
+    (one per process), but the API keeps answering.
+    """
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
         self._script: Any = redis.register_script(TAKE_SCRIPT)
+        self.fallback = MemoryBuckets()
 
     async def take(self, client: str, cost: float, rate: Rate) -> Decision:
-        allowed, tokens = await self._script(
-            keys=[self.prefix + client], args=[rate.capacity, rate.per_s, cost]
-        )
+        try:
+            allowed, tokens = await self._script(
+                keys=[self.prefix + client], args=[rate.capacity, rate.per_s, cost]
+            )
+        except RedisError as exc:
+            log.warning(
+                "budget: Redis unavailable (%s), using in-process buckets", type(exc).__name__
+            )
+            return await self.fallback.take(client, cost, rate)
         return decide(bool(allowed), float(tokens), cost, rate)
 
     async def close(self) -> None:

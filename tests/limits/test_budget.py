@@ -144,3 +144,18 @@ async def test_two_app_instances_share_the_bucket_through_redis(
         assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert await redis.exists(prefix + "ip:127.0.0.1") == 1
     await redis.delete(prefix + "ip:127.0.0.1")
+
+
+async def test_an_unreachable_redis_falls_back_to_in_process_buckets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing listens on this port of the test's range: every call fails to connect.
+    redis = Redis.from_url("redis://127.0.0.1:8699/0", socket_connect_timeout=0.5)
+    buckets = RedisBuckets(redis, "test:budget:down:")
+    rate = Rate(capacity=3, per_s=0.01)
+    try:
+        decisions = [await buckets.take("ip:1", 1, rate) for _ in range(4)]
+    finally:
+        await redis.aclose()
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert "Redis unavailable (ConnectionError)" in caplog.text
