@@ -96,6 +96,27 @@ class Settings(BaseSettings):
             )
         return self
 
+    # --- limits, cost and budgets ---
+    limits_max_depth: int = Field(default=10, ge=1, le=100)
+    limits_max_aliases: int = Field(default=30, ge=0, le=1000)
+    limits_max_tokens: int = Field(default=2000, ge=10, le=100_000)
+    limits_max_document_bytes: int = Field(default=32_768, ge=256, le=10_485_760)
+    limits_max_root_fields: int = Field(default=20, ge=1, le=1000)
+    limits_max_directives_per_field: int = Field(default=5, ge=0, le=100)
+    limits_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    limits_execution_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    cost_max_query: int = Field(default=5000, ge=1)
+    cost_default_list_size: int = Field(default=10, ge=1, le=10_000)
+    budget_anonymous_capacity: int = Field(default=2000, ge=1)
+    budget_anonymous_restore_per_s: float = Field(default=50.0, gt=0)
+    budget_free_capacity: int = Field(default=5000, ge=1)
+    budget_free_restore_per_s: float = Field(default=100.0, gt=0)
+    budget_partner_capacity: int = Field(default=20_000, ge=1)
+    budget_partner_restore_per_s: float = Field(default=500.0, gt=0)
+    budget_internal_capacity: int = Field(default=100_000, ge=1)
+    budget_internal_restore_per_s: float = Field(default=2000.0, gt=0)
+    budget_key_prefix: str = "insitechart:budget:"
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

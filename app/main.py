@@ -7,12 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
+from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.resources import Resources
 from app.response_cache import ResponseCache
@@ -21,6 +25,16 @@ from schema.auth import Unauthenticated
 from schema.context import Context
 
 log = logging.getLogger("insitechart.app")
+
+
+class Router(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket may send its key in `connection_init`; a bad one closes it (4403)."""
+        try:
+            await context.authenticate_connection(context.connection_params)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": str(exc), **exc.extensions}) from None
+        return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,16 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await Context.build(connection.app.state.resources, connection)
         except Unauthenticated as exc:
             # No anonymous fallback: a bad key is refused before anything executes.
-            raise HTTPException(
-                status_code=401,
-                detail={"errors": [{"message": str(exc), "extensions": exc.extensions}]},
-                headers={"WWW-Authenticate": "Bearer"},
+            raise GraphQLHTTPError(
+                401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
 
-    from strawberry.fastapi import GraphQLRouter
-
     schema = build_schema(settings)
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
+    router = Router(
         schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -61,6 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router, prefix="/graphql")
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
+    # The HTTP rules are added last, so they run first: a refused request never reaches the
+    # response cache.
+    app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)
+    app.add_middleware(
+        GraphQLHTTPRules,
+        path="/graphql",
+        max_body_bytes=settings.limits_max_body_bytes,
+        max_tokens=settings.limits_max_tokens,
+        timeout_s=settings.limits_execution_timeout_s,
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
+from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -25,11 +26,15 @@ class Resources:
     after_write: list[AfterWrite] = field(default_factory=list)
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     cache: Cache | None = None
+    buckets: Buckets = field(default_factory=MemoryBuckets)
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         resources = cls(
-            settings=settings, db=create_database(settings), quotes=open_provider(settings)
+            settings=settings,
+            db=create_database(settings),
+            quotes=open_provider(settings),
+            buckets=open_buckets(settings),
         )
         if settings.cache_enabled:
             resources.cache = build_cache(settings)
@@ -48,6 +53,7 @@ class Resources:
 
     async def close(self) -> None:
         await self.quotes.aclose()
+        await self.buckets.close()
         if self.cache is not None:
             await self.cache.close()
         await self.db.dispose()

@@ -3,6 +3,10 @@
 A hit is answered here: no parsing, validation or execution. Whether a result may be shared,
 and for how long, is decided by the schema (schema/caching.py) and left in the request state.
 Callers with an API key are never served from, nor stored into, the shared cache.
+
+`extensions.cost` is the caller's own (its budget), so it is stripped from the stored body and
+rebuilt on every hit. A hit executes nothing, so it is charged HIT_COST points, whatever the
+operation's requested cost. The ETag is weak, as bodies differ in that extension alone.
 """
 
 from __future__ import annotations
@@ -18,14 +22,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.cache import RESPONSES_TAG, Cache
 from app.config import Settings
 from app.graphql_request import GraphQLRequest, parse, read_body, replay
+from app.ratelimit import anonymous_client, tier_rate
 
 POLICY_STATE_KEY = "cache_policy"  # set by schema/caching.py: seconds it may be shared, or None
 SHA256 = re.compile(r"[0-9a-f]{64}")
 JSON = (b"content-type", b"application/json")
+HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
 
 
 def _error(message: str, code: str, **extra: object) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
+
+
+def _refusal(message: str, code: str, **extra: object) -> bytes:
+    """A request refused before execution: `data` is null, as the GraphQL extensions send it."""
+    error = {"message": message, "extensions": {"code": code, **extra}}
+    return orjson.dumps({"data": None, "errors": [error]})
 
 
 class ResponseCache:
@@ -117,7 +129,7 @@ class ResponseCache:
         generation = int(generation_raw) if generation_raw else 0
         hit = _decode(raw, generation)
         if hit is not None:
-            expires, etag, body = hit
+            expires, etag, requested, body = hit
             max_age = int(expires - time.time())
             if max_age > 0:
                 cache.record("response", "hits")
@@ -129,7 +141,13 @@ class ResponseCache:
                 if request.method == "GET" and etag in headers.get("if-none-match", ""):
                     await _send(send, 304, b"", shared, content_type=False)
                     return
-                await _send(send, 200, body, shared)
+                status, answer = await self._charge_hit(scope, body, requested)
+                if status != 200:
+                    retry = orjson.loads(answer)["errors"][0]["extensions"]["retryAfter"]
+                    throttled = [(b"retry-after", str(retry).encode())]
+                    await _send(send, status, answer, [*throttled, (b"cache-control", b"no-store")])
+                    return
+                await _send(send, 200, answer, shared)
                 return
         cache.record("response", "misses")
         state = scope.setdefault("state", {})
@@ -147,8 +165,9 @@ class ResponseCache:
         ):
             await recorder.flush([(b"cache-control", b"no-store")])
             return
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        entry = orjson.dumps([generation, time.time() + ttl, etag]) + b"\n" + body
+        shared_body, requested = _without_cost(body)
+        etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
+        entry = orjson.dumps([generation, time.time() + ttl, etag, requested]) + b"\n" + shared_body
         await cache.backend.set_many([(key, entry, ttl)])
         cache.record("response", "writes")
         await recorder.flush(
@@ -159,18 +178,66 @@ class ResponseCache:
             ]
         )
 
+    async def _charge_hit(self, scope: Scope, body: bytes, requested: int) -> tuple[int, bytes]:
+        """Charge a hit to the caller's budget and give it the stored body with its own cost.
 
-def _decode(raw: bytes | None, generation: int) -> tuple[float, str, bytes] | None:
+        A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
+        cost; a client that floods even cached operations is still throttled (429).
+        """
+        resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
+        buckets = getattr(resources, "buckets", None)
+        if buckets is None:
+            return 200, body
+        client = scope.get("client")
+        rate = tier_rate(self.settings, "anonymous")
+        address = client[0] if client else "unknown"
+        decision = await buckets.take(anonymous_client(address), HIT_COST, rate)
+        if not decision.allowed:
+            return 429, _refusal(
+                f"cost budget exhausted: {int(decision.available)} points are available; "
+                f"retry in {decision.retry_after_s} s",
+                "THROTTLED",
+                cost=HIT_COST,
+                available=int(decision.available),
+                retryAfter=decision.retry_after_s,
+            )
+        document = orjson.loads(body)
+        document.setdefault("extensions", {})["cost"] = {
+            "requestedQueryCost": requested,
+            "actualQueryCost": HIT_COST,
+            "throttleStatus": {
+                "maximumAvailable": rate.capacity,
+                "currentlyAvailable": int(decision.available),
+                "restoreRate": rate.per_s,
+            },
+        }
+        return 200, orjson.dumps(document)
+
+
+def _without_cost(body: bytes) -> tuple[bytes, int]:
+    """The body without the caller's `extensions.cost`, and the requested cost it reported."""
+    document = orjson.loads(body)
+    extensions = document.get("extensions") if isinstance(document, dict) else None
+    if not isinstance(extensions, dict) or "cost" not in extensions:
+        return body, 0
+    cost = extensions.pop("cost")
+    if not extensions:
+        del document["extensions"]
+    requested = cost.get("requestedQueryCost", 0) if isinstance(cost, dict) else 0
+    return orjson.dumps(document), int(requested)
+
+
+def _decode(raw: bytes | None, generation: int) -> tuple[float, str, int, bytes] | None:
     if raw is None:
         return None
     head, _, body = raw.partition(b"\n")
     try:
-        stored_generation, expires, etag = orjson.loads(head)
+        stored_generation, expires, etag, requested = orjson.loads(head)
     except (orjson.JSONDecodeError, ValueError):
         return None
     if stored_generation != generation:
         return None
-    return float(expires), str(etag), body
+    return float(expires), str(etag), int(requested), body
 
 
 class _Recorder:

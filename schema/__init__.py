@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from schema.budget import CostBudget
 from schema.caching import CachePolicy
 from schema.errors import MaskInternalErrors
+from schema.limits import DocumentLimits, StaticLimits
 from schema.query import Query
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    limits = StaticLimits.from_settings(settings)
+    extensions: list[Any] = [
+        MaskInternalErrors,
+        CachePolicy,
+        lambda: DocumentLimits(limits),  # parses too (cached), in place of ParserCache
+        lambda: ValidationCache(maxsize=512),
+        lambda: CostBudget(settings),
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
-        extensions=[
-            MaskInternalErrors,
-            CachePolicy,
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-        ],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=extensions,
+        config=StrawberryConfig(
+            auto_camel_case=True, disable_field_suggestions=settings.is_production
+        ),
     )

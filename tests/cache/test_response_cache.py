@@ -20,6 +20,8 @@ from tests.sqlcount import count_statements
 
 BIG = "query { stocks(first: 30) { nodes { symbol name sector } } }"
 STOCKS_ONLY = "query { stocks(first: 5) { nodes { symbol name } } }"
+# GET operations need a non-simple header (CSRF prevention, app/http_limits.py).
+PREFLIGHT = {"apollo-require-preflight": "1"}
 
 
 @pytest.fixture
@@ -43,9 +45,19 @@ async def test_second_identical_operation_is_answered_from_the_response_cache(
         stats = app.state.resources.cache.stats["response"]
     assert first.headers["x-cache"] == "MISS"
     assert second.headers["x-cache"] == "HIT"
-    assert second.content == first.content
+    assert second.json()["data"] == first.json()["data"]
     assert "errors" not in second.json()
     assert log.count == 0
+    # The caller's budget is reported on a hit too; nothing executed, so it costs one point.
+    hit_cost = second.json()["extensions"]["cost"]
+    assert (
+        hit_cost["requestedQueryCost"] == first.json()["extensions"]["cost"]["requestedQueryCost"]
+    )
+    assert hit_cost["actualQueryCost"] == 1
+    assert (
+        hit_cost["throttleStatus"]["currentlyAvailable"]
+        >= first.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] - 1
+    )
     assert (stats.hits, stats.misses, stats.writes) == (1, 1, 1)
     # StockList touches Stock (600 s) and Sentiment (120 s): the smaller wins
     assert first.headers["cache-control"] == "public, max-age=120"
@@ -80,20 +92,22 @@ async def test_ttl_overrides_apply_to_responses(db: Database, response_settings:
 async def test_get_with_a_matching_etag_gets_304(db: Database, response_settings: Settings) -> None:
     await make_universe(db, 2, 1)
     async with serve(create_app(response_settings)) as client:
-        first = await client.get("/graphql", params={"query": STOCKS_ONLY})
+        first = await client.get("/graphql", params={"query": STOCKS_ONLY}, headers=PREFLIGHT)
         etag = first.headers["etag"]
         again = await client.get(
-            "/graphql", params={"query": STOCKS_ONLY}, headers={"if-none-match": etag}
+            "/graphql", params={"query": STOCKS_ONLY}, headers={"if-none-match": etag, **PREFLIGHT}
         )
         other = await client.get(
-            "/graphql", params={"query": STOCKS_ONLY}, headers={"if-none-match": '"nope"'}
+            "/graphql",
+            params={"query": STOCKS_ONLY},
+            headers={"if-none-match": '"nope"', **PREFLIGHT},
         )
     assert first.status_code == 200 and first.json()["data"]["stocks"]["nodes"]
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
     assert again.headers["cache-control"].startswith("public, max-age=")
-    assert other.status_code == 200 and other.content == first.content
+    assert other.status_code == 200 and other.json()["data"] == first.json()["data"]
 
 
 async def test_api_key_callers_are_never_served_nor_stored_in_the_shared_cache(
