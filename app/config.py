@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     cache_response_enabled: bool = True
     cache_response_max_bytes: int = Field(default=512 * 1024, ge=1024)
     cache_apq_ttl_s: int = Field(default=86_400, ge=0)
+    cache_warm_on_start: bool = True
+    cache_warm_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    cache_warm_top_stocks: int = Field(default=20, ge=0, le=500)
 
     @field_validator("cache_ttl_overrides_s")
     @classmethod

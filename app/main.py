@@ -20,6 +20,7 @@ from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_err
 from app.logging import configure_logging
 from app.resources import Resources
 from app.response_cache import ResponseCache
+from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
@@ -37,6 +38,21 @@ class Router(GraphQLRouter[Context, None]):
         return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
+def start_warming(resources: Resources) -> Warmer | None:
+    settings = resources.settings
+    if resources.cache is None:
+        return None
+    warmer = Warmer(
+        resources.db,
+        resources.cache,
+        settings.cache_warm_top_stocks,
+        on_start=settings.cache_warm_on_start,
+        interval_s=settings.cache_warm_interval_s,
+    )
+    warmer.start()
+    return warmer
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -45,10 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        warmer = start_warming(resources)
+        app.state.warmer = warmer
         log.info("started with database %s", settings.database_url_safe)
         try:
             yield
         finally:
+            if warmer is not None:
+                await warmer.stop()
             await resources.close()
 
     app = FastAPI(title="InsiteChart", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -26,6 +26,8 @@ from app.ratelimit import anonymous_client, tier_rate
 
 POLICY_STATE_KEY = "cache_policy"  # set by schema/caching.py: seconds it may be shared, or None
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# A document that starts with a mutation or subscription is never shared: skip the lookup.
+NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
 JSON = (b"content-type", b"application/json")
 HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
 
@@ -75,6 +77,7 @@ class ResponseCache:
             or request.query is None
             or not self.settings.cache_response_enabled
             or "authorization" in headers
+            or NOT_A_QUERY.match(request.query)
         ):
             await self.app(scope, receive, _private(send))
             return

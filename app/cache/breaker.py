@@ -43,6 +43,10 @@ class Breaker:
         self._open_until = None
         self._probing = False
 
+    def abandon(self) -> None:
+        """A call ended without a verdict (cancelled): let the next call probe instead."""
+        self._probing = False
+
     def failure(self, exc: BaseException) -> None:
         self.failures += 1
         if self._open_until is None:

@@ -101,6 +101,13 @@ class MemoryBackend:
         for key in keys:
             self._generations[key] = self._generations.get(key, 0) + 1
 
+    def clear(self) -> None:
+        """Forget every value, generation and lease (benchmarks start cold with it)."""
+        self._values.clear()
+        self._generations.clear()
+        self._leases.clear()
+        self.bytes = 0
+
     async def ping(self) -> bool:
         return True
 

@@ -50,6 +50,9 @@ class RedisBackend:
         except TROUBLE as exc:
             self.breaker.failure(exc)
             return default
+        except BaseException:
+            self.breaker.abandon()  # a cancelled probe must not leave the circuit stuck open
+            raise
         self.breaker.success()
         return result
 

@@ -38,6 +38,8 @@ def cache_settings(settings: Settings, namespace: str, **overrides: Any) -> Sett
         "log_level": "warning",
         "cache_namespace": namespace,
         "cache_response_enabled": False,  # field-cache tests see every request reach the loaders
+        "cache_warm_on_start": False,
+        "cache_warm_interval_s": 0,
     }
     values.update(overrides)
     return Settings(**values)

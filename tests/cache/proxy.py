@@ -10,6 +10,7 @@ class Relay:
     def __init__(self, target_host: str, target_port: int, port: int) -> None:
         self.target = (target_host, target_port)
         self.port = port
+        self.delay_s = 0.0  # added to every answer from Redis: a slow Redis
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -34,12 +35,18 @@ class Relay:
             return
         self._writers.update((writer, up_writer))
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            self._pipe(reader, up_writer),
+            self._pipe(up_reader, writer, slow=True),
+            return_exceptions=True,
         )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slow: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if slow and self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 writer.write(data)
                 await writer.drain()
         finally:

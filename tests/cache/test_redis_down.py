@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 
+from app.cache.core import FLIGHT_LINGER_S
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -103,3 +104,59 @@ async def test_redis_killed_mid_run_loses_no_request_and_caching_resumes(
     assert ready_after.status_code == 200
     assert not cache.backend.breaker.is_open
     assert cache.stats["Sentiment"].hits > hits_before  # reading from Redis again
+
+
+async def test_a_slow_redis_opens_the_breaker_instead_of_slowing_every_request(
+    db: Database,
+    settings: Settings,
+    namespace: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    operations: dict[str, str],
+) -> None:
+    await make_universe(db, 3, 2)
+    target = urlsplit(redis_url)
+    relay = Relay(target.hostname or "127.0.0.1", target.port or 6379, RELAY_PORT + 1)
+    await relay.start()
+    relayed = f"redis://127.0.0.1:{RELAY_PORT + 1}{target.path}"
+    app = create_app(
+        cache_settings(settings, namespace, redis_url=relayed, cache_redis_timeout_ms=50)
+    )
+    query = operations["StockList"]
+    try:
+        async with serve(app) as client:
+            expected = await graphql(client, query)
+            relay.delay_s = 0.5  # every answer now takes ten times the timeout
+            bodies = [await graphql(client, query) for _ in range(5)]
+            breaker = app.state.resources.cache.backend.breaker
+    finally:
+        await relay.stop()
+    assert all(body == expected for body in bodies)
+    assert breaker.opened == 1
+    assert breaker.failures == 1  # one timed-out call; the others skipped Redis
+
+
+async def test_a_flushed_redis_is_refilled_from_the_database(
+    db: Database,
+    settings: Settings,
+    namespace: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    operations: dict[str, str],
+) -> None:
+    await make_universe(db, 3, 2)
+    app = create_app(cache_settings(settings, namespace, redis_url=redis_url))
+    query = operations["StockDetail"]
+    async with serve(app) as client:
+        expected = await graphql(client, query, {"symbol": "S001"})
+        keys = [k async for k in redis_client.scan_iter(match=f"{namespace}:*", count=1000)]
+        await redis_client.delete(*keys)  # everything of ours is gone, generations included
+        await asyncio.sleep(FLIGHT_LINGER_S + 0.1)  # past the in-process share of recent loads
+        with count_statements() as refill:
+            refilled = await graphql(client, query, {"symbol": "S001"})
+        with count_statements() as warm:
+            again = await graphql(client, query, {"symbol": "S001"})
+    assert keys
+    assert refilled == expected == again
+    assert refill.count == 4
+    assert warm.count == 0

@@ -11,6 +11,7 @@ from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.response_cache import NOT_A_QUERY
 from app.timeutil import utcnow
 from tests.cache.conftest import cache_settings
 from tests.conftest import serve
@@ -177,3 +178,10 @@ async def test_response_cache_can_be_turned_off(
         again = await post(client, STOCKS_ONLY)
     assert "x-cache" not in again.headers
     assert again.headers["cache-control"] == "private, no-store"
+
+
+def test_documents_that_are_not_queries_skip_the_response_cache() -> None:
+    assert NOT_A_QUERY.match("# ingest\nmutation Ingest { x }")
+    assert NOT_A_QUERY.match("  subscription S { y }")
+    assert not NOT_A_QUERY.match("query Q { stocks { nodes { symbol } } }")
+    assert not NOT_A_QUERY.match("{ mutationCount }")
