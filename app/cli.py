@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("direction", choices=["up", "down"], nargs="?", default="up")
     mig.add_argument("revision", nargs="?", help="target revision (default: head / base)")
     mig.set_defaults(handler=cmd_migrate)
+
+    from app import cli_ingest
+
+    cli_ingest.register(sub)
     return parser
 
 

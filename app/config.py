@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=0)
     graphiql: bool | None = None
 
+    # --- ingestion and live updates ---
+    ingest_max_batch: int = Field(default=500, ge=1, le=5000)
+    ingest_max_text_chars: int = Field(default=10_000, ge=1, le=100_000)
+    ingest_max_future_skew_s: float = Field(default=300.0, ge=0)
+    ingest_cli_batch_size: int = Field(default=500, ge=1, le=5000)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

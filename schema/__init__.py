@@ -8,12 +8,14 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from schema.errors import MaskInternalErrors
+from schema.mutation import Mutation
 from schema.query import Query
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             MaskInternalErrors,
             lambda: ParserCache(maxsize=512),
