@@ -16,6 +16,7 @@ from app.resources import Resources
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
+from schema.live import LiveRouter
 
 log = logging.getLogger("insitechart.app")
 
@@ -47,14 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
 
-    from strawberry.fastapi import GraphQLRouter
-
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
+    router = LiveRouter(
+        settings,
         build_schema(settings),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    app.state.ws_limits = router.limits
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.broker import Broker, create_broker
 from app.config import Settings
 from app.db import Database, create_database
 from app.store import StoredMention
@@ -21,10 +22,17 @@ class Resources:
     settings: Settings
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
+    broker: Broker = field(default_factory=lambda: create_broker(None, ""))
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        return cls(settings=settings, db=create_database(settings))
+        from app.events import event_publisher
+
+        db = create_database(settings)
+        broker = create_broker(settings.redis_url, settings.realtime_channel_prefix)
+        resources = cls(settings=settings, db=db, broker=broker)
+        resources.after_write.append(event_publisher(db, broker))
+        return resources
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -37,4 +45,5 @@ class Resources:
                 log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
+        await self.broker.close()
         await self.db.dispose()

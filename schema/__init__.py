@@ -10,12 +10,14 @@ from app.config import Settings
 from schema.errors import MaskInternalErrors
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             MaskInternalErrors,
             lambda: ParserCache(maxsize=512),
