@@ -1,21 +1,29 @@
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+import pytest
+from websockets.exceptions import ConnectionClosed
 
+from app import cli
 from app.apikeys import create_key
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import Database
 from app.events import mention_channel, sentiment_channel
+from app.timeutil import utcnow
 from tests.factories.stocks import make_stock
 from tests.liveserver import LiveServer, live_server, receive, subscribe, wait_for, ws_client
 
-NOW_ISH = "2026-12-03T12:00:00Z"
-
 
 def item(external_id: str, text: str = "$AAPL record profits, fantastic") -> dict[str, Any]:
-    return {"source": "REDDIT", "externalId": external_id, "text": text, "publishedAt": NOW_ISH}
+    published = (utcnow() - timedelta(minutes=5)).isoformat()
+    return {"source": "REDDIT", "externalId": external_id, "text": text, "publishedAt": published}
 
 
 async def setup_keys(db: Database) -> tuple[str, str]:
@@ -99,3 +107,91 @@ async def test_unknown_or_too_many_symbols_are_refused_with_a_code(
         "min": 1,
         "max": settings.realtime_max_symbols,
     }
+
+
+def redis_settings(settings: Settings, redis_url: str) -> Settings:
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    return settings.model_copy(update={"redis_url": redis_url, "realtime_channel_prefix": prefix})
+
+
+async def test_an_ingest_on_one_instance_reaches_subscribers_of_another_through_redis(
+    db: Database, settings: Settings, redis_url: str, operations: dict[str, str]
+) -> None:
+    reader, pusher = await setup_keys(db)
+    shared = redis_settings(settings, redis_url)
+    async with (
+        live_server(shared) as listener,
+        live_server(shared) as writer,
+        ws_client(listener, {"Authorization": f"Bearer {reader}"}) as ws,
+    ):
+        await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
+        await wait_for(lambda: listener.resources.broker.is_live(mention_channel("AAPL")))
+        body = await ingest_over_http(writer, pusher, operations["IngestMentions"], [item("r1")])
+        assert body["data"]["ingestMentions"]["accepted"] == 1
+        event = await receive(ws)
+    assert event["payload"]["data"]["mentionAdded"]["stock"] == {"symbol": "AAPL"}
+    assert event["payload"]["data"]["mentionAdded"]["text"] == item("r1")["text"]
+
+
+async def test_an_ingest_through_the_cli_reaches_subscribers_through_redis(
+    db: Database,
+    settings: Settings,
+    redis_url: str,
+    operations: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await setup_keys(db)
+    shared = redis_settings(settings, redis_url)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(item(f"cli{i}")) for i in range(3)) + b"\n")
+    monkeypatch.setenv("DATABASE_URL", shared.database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("REALTIME_CHANNEL_PREFIX", shared.realtime_channel_prefix)
+    get_settings.cache_clear()
+    try:
+        async with live_server(shared) as server, ws_client(server) as ws:
+            await subscribe(ws, "s", operations["LiveSentiment"], {"symbols": ["AAPL"]})
+            await wait_for(lambda: server.resources.broker.is_live(sentiment_channel("AAPL")))
+            code = await asyncio.to_thread(cli.main, ["ingest", str(path), "--quiet"])
+            assert code == 0
+            event = await receive(ws)
+    finally:
+        get_settings.cache_clear()
+    sentiment = event["payload"]["data"]["sentimentUpdated"]
+    assert sentiment["stock"] == {"symbol": "AAPL"}
+    assert sentiment["mentionCount24h"] == 3
+
+
+async def test_a_slow_consumer_is_disconnected_with_4008_and_others_keep_receiving(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    reader, pusher = await setup_keys(db)
+    small = settings.model_copy(update={"realtime_queue_size": 4})
+    long_text = "$AAPL " + "wonderful growth ahead " * 400
+    async with (
+        live_server(small) as server,
+        ws_client(server, {"apiKey": reader}, max_queue=1) as slow,
+        ws_client(server, {"apiKey": reader}) as healthy,
+    ):
+        await subscribe(slow, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
+        await subscribe(healthy, "s", operations["LiveSentiment"], {"symbols": ["AAPL"]})
+        await wait_for(
+            lambda: len(server.resources.broker.subscribers.get("mention:AAPL", ())) == 1
+        )
+        await wait_for(lambda: server.resources.broker.is_live(sentiment_channel("AAPL")))
+        # `slow` reads nothing while megabytes of events pile up behind its socket.
+        for batch in range(4):
+            mentions = [item(f"b{batch}-{i}", text=long_text) for i in range(500)]
+            body = await ingest_over_http(server, pusher, operations["IngestMentions"], mentions)
+            assert body["data"]["ingestMentions"]["accepted"] == 500
+        latest = await receive(healthy)
+        assert latest["payload"]["data"]["sentimentUpdated"]["stock"] == {"symbol": "AAPL"}
+        received = 0
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(slow.recv(), 10)
+                received += 1
+        assert slow.close_code == 4008
+        assert slow.close_reason == "slow consumer"
+        assert received < 2000
