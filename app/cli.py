@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers or settings.workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        ws_per_message_deflate=settings.realtime_ws_deflate,
     )
     return 0
 

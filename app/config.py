@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     realtime_max_connections_per_client: int = Field(default=100, ge=1)
     realtime_init_timeout_s: float = Field(default=5.0, gt=0)
     realtime_channel_prefix: str = Field(default="insitechart:", max_length=64)
+    realtime_ws_deflate: bool = False
 
     @field_validator("database_url")
     @classmethod

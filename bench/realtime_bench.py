@@ -51,7 +51,7 @@ async def prepare(database_url: str) -> str:
     return token
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(port: int, env: dict[str, str], deflate: bool) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -66,6 +66,8 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
         "warning",
         "--backlog",
         "4096",
+        "--ws-per-message-deflate",
+        str(deflate).lower(),
     ]
     return subprocess.Popen(cmd, env={**os.environ, **env})
 
@@ -123,7 +125,7 @@ async def run(args: argparse.Namespace) -> None:
     }
     if args.redis:
         env["REDIS_URL"] = args.redis
-    server = start_server(args.port, env)
+    server = start_server(args.port, env, args.deflate)
     base = f"http://127.0.0.1:{args.port}"
     try:
         await wait_ready(base)
@@ -178,7 +180,10 @@ async def run(args: argparse.Namespace) -> None:
             task.cancel()
         await asyncio.gather(*(s.ws.close() for s in subscribers if s.ws), return_exceptions=True)
         broker = "redis" if args.redis else "in-process"
-        print(f"broker: {broker}; subscribers: {args.subscribers}; events: {args.events}")
+        print(
+            f"broker: {broker}; subscribers: {args.subscribers}; events: {args.events}; "
+            f"permessage-deflate: {'on' if args.deflate else 'off'}"
+        )
         print(
             f"deliveries: {len(latencies)} (missing {missing}); latency ms "
             f"p50 {1000 * percentile(latencies, 0.50):.0f} "
@@ -211,6 +216,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--timeout-s", type=float, default=10.0)
     parser.add_argument("--pause-s", type=float, default=0.2)
+    parser.add_argument(
+        "--deflate", action="store_true", help="allow permessage-deflate (uvicorn's default)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
