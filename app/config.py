@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     ingest_max_future_skew_s: float = Field(default=300.0, ge=0)
     ingest_cli_batch_size: int = Field(default=500, ge=1, le=5000)
     realtime_max_symbols: int = Field(default=50, ge=1, le=1000)
-    realtime_queue_size: int = Field(default=256, ge=1, le=100_000)
+    realtime_queue_size: int = Field(default=2048, ge=1, le=100_000)
     realtime_max_connections: int = Field(default=20_000, ge=1)
     realtime_max_connections_per_client: int = Field(default=100, ge=1)
     realtime_init_timeout_s: float = Field(default=5.0, gt=0)

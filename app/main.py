@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix="/graphql")
     app.state.ws_limits = router.limits
+    app.state.multiplexer = router.multiplexer
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

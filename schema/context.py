@@ -18,6 +18,8 @@ class Context(BaseContext):
     resources: Resources
     principal: Principal
     loaders: Loaders
+    # Set by a live subscription before each event it yields: the key events coalesce by.
+    event_key: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__()

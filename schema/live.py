@@ -9,24 +9,36 @@ the client or the process already holds its maximum of connections, and 4008 for
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
+import orjson
+from starlette.websockets import WebSocketDisconnect
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
+from app.broker import SlowConsumer
 from app.config import Settings
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
+from schema.multiplex import END, ERROR, Multiplexer, live_field
+
+log = logging.getLogger("insitechart.live")
 
 FORBIDDEN_CLOSE = 4403
 TOO_MANY_CLOSE = 4429
+SLOW_CONSUMER_CLOSE = 4008
+_closing: set[asyncio.Task[None]] = set()
 
 
 class ConnectionLimits:
@@ -69,9 +81,52 @@ def init_token(payload: dict[str, Any]) -> str | None:
 
 
 class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """Authenticate `connection_init` and apply connection limits before acknowledging."""
+    """Authenticate `connection_init`, apply connection limits, multiplex live subscriptions."""
 
     admitted: str | None = None
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        coalesce = live_field(operation.query, operation.operation_name)
+        if coalesce is None or "read" not in self.context.principal.scopes:
+            await super().run_operation(operation)
+            return
+        multiplexer: Multiplexer = self.view.multiplexer  # type: ignore[attr-defined]
+        head = b'{"id":' + orjson.dumps(operation.id) + b',"type":'
+        ws = self.websocket.ws  # type: ignore[attr-defined]
+        try:
+            async with multiplexer.join(
+                self.schema,  # type: ignore[arg-type]
+                self.context.resources,
+                operation.query,
+                operation.operation_name,
+                operation.variables,
+                coalesce,
+                self._close_slow,
+            ) as outlet:
+                while True:
+                    kind, frame = await outlet.get()
+                    if kind == END:
+                        break
+                    if kind == ERROR:
+                        operation.completed = True
+                        self.operations.pop(operation.id, None)
+                        await ws.send_text((head + b'"error","payload":' + frame + b"}").decode())
+                        return
+                    await ws.send_text((head + b'"next","payload":' + frame + b"}").decode())
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except (SlowConsumer, WebSocketDisconnect, RuntimeError):
+            # Closed by the slow-consumer rule, or by the client, mid-send.
+            self.operations.pop(operation.id, None)
+
+    def _close_slow(self) -> None:
+        log.warning("closing slow consumer %s", self.context.principal.client_id)
+        task = asyncio.create_task(self._close(SLOW_CONSUMER_CLOSE, "slow consumer"))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with suppress(Exception):  # already closed, or the transport is gone
+            await self.websocket.close(code=code, reason=reason)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload") or {}
@@ -115,6 +170,7 @@ class LiveRouter(GraphQLRouter[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=settings.realtime_init_timeout_s),
             **kwargs,
         )
+        self.multiplexer = Multiplexer()
         self.limits = ConnectionLimits(
             settings.realtime_max_connections, settings.realtime_max_connections_per_client
         )

@@ -18,6 +18,7 @@ import orjson
 import strawberry
 from starlette.websockets import WebSocket
 
+from app.config import Settings
 from app.events import mention_channel, sentiment_channel
 from loaders.rows import MentionRow, SentimentRow, StockRow
 from schema.auth import require_scope
@@ -30,6 +31,11 @@ log = logging.getLogger("insitechart.subscriptions")
 
 SLOW_CONSUMER_CLOSE = 4008
 _closing: set[asyncio.Task[None]] = set()
+
+
+def feed_queue_size(settings: Settings) -> int:
+    """Room between the broker and one execution: a few whole ingest batches of one symbol."""
+    return max(settings.realtime_queue_size, 4 * settings.ingest_max_batch)
 
 
 async def check_symbols(info: strawberry.Info[Context], symbols: list[str]) -> list[str]:
@@ -101,8 +107,9 @@ class Subscription:
         broker = info.context.resources.broker
         settings = info.context.resources.settings
         channels = [sentiment_channel(s) for s in wanted]
-        async with broker.subscribe(channels, settings.realtime_queue_size, coalesce=True) as sub:
-            async for _channel, payload in sub:
+        async with broker.subscribe(channels, feed_queue_size(settings), coalesce=True) as sub:
+            async for channel, payload in sub:
+                info.context.event_key = channel
                 row = _event(info, payload)["sentiment"]
                 row["updated_at"] = datetime.fromisoformat(row["updated_at"])
                 yield Sentiment.from_row(SentimentRow(**row))
@@ -119,9 +126,10 @@ class Subscription:
         settings = info.context.resources.settings
         channels = [mention_channel(s) for s in wanted]
         async with broker.subscribe(
-            channels, settings.realtime_queue_size, on_overflow=_closer(info)
+            channels, feed_queue_size(settings), on_overflow=_closer(info)
         ) as sub:
-            async for _channel, payload in sub:
+            async for channel, payload in sub:
+                info.context.event_key = channel
                 row = _event(info, payload)["mention"]
                 row["published_at"] = datetime.fromisoformat(row["published_at"])
                 yield Mention.from_row(MentionRow(**row))

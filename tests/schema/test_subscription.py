@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.client import ClientProtocol
+from websockets.frames import Close, Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from app import cli
 from app.apikeys import create_key
@@ -17,8 +22,17 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.events import mention_channel, sentiment_channel
 from app.timeutil import utcnow
+from schema.multiplex import Multiplexer
 from tests.factories.stocks import make_stock
-from tests.liveserver import LiveServer, live_server, receive, subscribe, wait_for, ws_client
+from tests.liveserver import (
+    PROTOCOL,
+    LiveServer,
+    live_server,
+    receive,
+    subscribe,
+    wait_for,
+    ws_client,
+)
 
 
 def item(external_id: str, text: str = "$AAPL record profits, fantastic") -> dict[str, Any]:
@@ -163,35 +177,109 @@ async def test_an_ingest_through_the_cli_reaches_subscribers_through_redis(
     assert sentiment["mentionCount24h"] == 3
 
 
+class StalledClient:
+    """A graphql-transport-ws client on a raw socket that stops reading when told to.
+
+    Built on the sans-I/O protocol of `websockets`, so nothing reads the socket behind our back;
+    its receive buffer is pinned small, so the server's socket buffer fills and its sends block.
+    """
+
+    def __init__(self, server: LiveServer) -> None:
+        self.protocol = ClientProtocol(
+            parse_uri(server.ws_url), subprotocols=[Subprotocol(PROTOCOL)]
+        )
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        self.port = server.port
+
+    async def start(self, init: dict[str, Any], query: str, variables: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        await loop.sock_connect(self.sock, ("127.0.0.1", self.port))
+        self.protocol.send_request(self.protocol.connect())
+        await self._flush()
+        while self.protocol.state is not State.OPEN:
+            self.protocol.receive_data(await loop.sock_recv(self.sock, 1 << 16))
+            assert self.protocol.handshake_exc is None, self.protocol.handshake_exc
+        self.protocol.send_text(orjson.dumps({"type": "connection_init", "payload": init}))
+        subscribe_message = {
+            "id": "m",
+            "type": "subscribe",
+            "payload": {"query": query, "variables": variables},
+        }
+        self.protocol.send_text(orjson.dumps(subscribe_message))
+        await self._flush()
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                await loop.sock_sendall(self.sock, chunk)
+
+    async def read_until_closed(self, timeout_s: float = 20) -> tuple[int, int | None, str | None]:
+        """Read everything; return (next messages seen, close code, close reason)."""
+        loop = asyncio.get_running_loop()
+        seen = 0
+        while True:
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 16), timeout_s)
+            if not data:
+                self.protocol.receive_eof()
+            else:
+                self.protocol.receive_data(data)
+            for event in self.protocol.events_received():
+                if (
+                    isinstance(event, Frame)
+                    and event.opcode == Opcode.TEXT
+                    and b'"next"' in event.data
+                ):
+                    seen += 1
+                if isinstance(event, Frame) and event.opcode == Opcode.CLOSE:
+                    close = Close.parse(event.data)
+                    return seen, close.code, close.reason
+            if not data:
+                return seen, None, None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 async def test_a_slow_consumer_is_disconnected_with_4008_and_others_keep_receiving(
     db: Database, settings: Settings, operations: dict[str, str]
 ) -> None:
     reader, pusher = await setup_keys(db)
-    small = settings.model_copy(update={"realtime_queue_size": 4})
+    small = settings.model_copy(update={"realtime_queue_size": 600})
+    # ~14 MB of events: more than the server's socket buffer (4 MB at most on Linux) can absorb
+    # once the slow client's receive buffer is pinned small.
     long_text = "$AAPL " + "wonderful growth ahead " * 400
-    async with (
-        live_server(small) as server,
-        ws_client(server, {"apiKey": reader}, max_queue=1) as slow,
-        ws_client(server, {"apiKey": reader}) as healthy,
-    ):
-        await subscribe(slow, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
-        await subscribe(healthy, "s", operations["LiveSentiment"], {"symbols": ["AAPL"]})
-        await wait_for(
-            lambda: len(server.resources.broker.subscribers.get("mention:AAPL", ())) == 1
-        )
-        await wait_for(lambda: server.resources.broker.is_live(sentiment_channel("AAPL")))
+    batches, per_batch = 3, 500
+    async with live_server(small) as server, ws_client(server, {"apiKey": reader}) as healthy:
+        slow = StalledClient(server)
+        # Same document and variables: both share one execution, each has its own queue.
+        await slow.start({"apiKey": reader}, operations["LiveMentions"], {"symbols": ["AAPL"]})
+        await subscribe(healthy, "h", operations["LiveMentions"], {"symbols": ["AAPL"]})
+        multiplexer: Multiplexer = server.app.state.multiplexer
+        await wait_for(lambda: sum(len(f.outlets) for f in multiplexer.feeds.values()) == 2)
+        await wait_for(lambda: server.resources.broker.is_live(mention_channel("AAPL")))
+        assert len(multiplexer.feeds) == 1
+
+        async def read_all() -> int:
+            got = 0
+            while got < batches * per_batch:
+                message = await receive(healthy, timeout_s=20)
+                assert message["type"] == "next", message
+                got += 1
+            return got
+
+        reader_task = asyncio.create_task(read_all())
         # `slow` reads nothing while megabytes of events pile up behind its socket.
-        for batch in range(4):
-            mentions = [item(f"b{batch}-{i}", text=long_text) for i in range(500)]
+        for batch in range(batches):
+            mentions = [item(f"b{batch}-{i}", text=long_text) for i in range(per_batch)]
             body = await ingest_over_http(server, pusher, operations["IngestMentions"], mentions)
-            assert body["data"]["ingestMentions"]["accepted"] == 500
-        latest = await receive(healthy)
-        assert latest["payload"]["data"]["sentimentUpdated"]["stock"] == {"symbol": "AAPL"}
-        received = 0
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await asyncio.wait_for(slow.recv(), 10)
-                received += 1
-        assert slow.close_code == 4008
-        assert slow.close_reason == "slow consumer"
-        assert received < 2000
+            assert body["data"]["ingestMentions"]["accepted"] == per_batch
+        assert await reader_task == batches * per_batch
+        try:
+            received, code, reason = await slow.read_until_closed()
+        finally:
+            slow.close()
+        assert (code, reason) == (4008, "slow consumer")
+        assert received < batches * per_batch
