@@ -283,3 +283,23 @@ async def test_a_slow_consumer_is_disconnected_with_4008_and_others_keep_receivi
             slow.close()
         assert (code, reason) == (4008, "slow consumer")
         assert received < batches * per_batch
+
+
+async def test_nested_fields_of_an_event_are_as_fresh_as_the_event(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    reader, pusher = await setup_keys(db)
+    query = """subscription($s: [String!]!) {
+      mentionAdded(symbols: $s) { externalId stock { symbol sentiment { mentionCount24h } } }
+    }"""
+    async with live_server(settings) as server, ws_client(server, {"apiKey": reader}) as ws:
+        await subscribe(ws, "n", query, {"s": ["AAPL"]})
+        await wait_for(lambda: server.resources.broker.is_live(mention_channel("AAPL")))
+        counts = []
+        for external_id in ("f1", "f2"):
+            await ingest_over_http(
+                server, pusher, operations["IngestMentions"], [item(external_id)]
+            )
+            event = (await receive(ws))["payload"]["data"]["mentionAdded"]
+            counts.append((event["externalId"], event["stock"]["sentiment"]["mentionCount24h"]))
+    assert counts == [("f1", 1), ("f2", 2)]
