@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     realtime_init_timeout_s: float = Field(default=5.0, gt=0)
     realtime_channel_prefix: str = Field(default="insitechart:", max_length=64)
     realtime_ws_deflate: bool = False
+    gc_gen0_threshold: int = Field(default=100_000, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from app.config import Settings, get_settings
 from app.logging import configure_logging
 from app.resources import Resources
+from app.runtime import tuned_gc
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.resources = resources
         log.info("started with database %s", settings.database_url_safe)
         try:
-            yield
+            with tuned_gc(settings):
+                yield
         finally:
             await resources.close()
 
