@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
@@ -27,6 +28,7 @@ class Resources:
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     cache: Cache | None = None
     buckets: Buckets = field(default_factory=MemoryBuckets)
+    broker: Broker = field(default_factory=lambda: create_broker(None, ""))
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -35,10 +37,14 @@ class Resources:
             db=create_database(settings),
             quotes=open_provider(settings),
             buckets=open_buckets(settings),
+            broker=create_broker(settings.redis_url, settings.realtime_channel_prefix),
         )
         if settings.cache_enabled:
             resources.cache = build_cache(settings)
             resources.after_write.append(invalidate_stored(resources.cache))
+        from app.events import event_publisher
+
+        resources.after_write.append(event_publisher(resources.db, resources.broker))
         return resources
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
@@ -56,4 +62,5 @@ class Resources:
         await self.buckets.close()
         if self.cache is not None:
             await self.cache.close()
+        await self.broker.close()
         await self.db.dispose()
