@@ -46,7 +46,7 @@ async def test_ingest_mentions_reports_accepted_duplicates_and_rejected(
         {"mentions": batch},
         Authorization=f"Bearer {token}",
     )
-    assert body == {
+    assert {"data": body["data"]} == {
         "data": {
             "ingestMentions": {
                 "accepted": 1,
@@ -81,7 +81,11 @@ async def test_ingest_mentions_needs_the_ingest_scope(
             client, operations["IngestMentions"], {"mentions": [item("a")]}, **headers
         )
         assert body["data"] is None
-        assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "scope": "ingest"}
+        assert body["errors"][0]["extensions"] == {
+            "code": "FORBIDDEN",
+            "field": "ingestMentions",
+            "scope": "ingest",
+        }
     assert await mention_count(db) == 0
 
 

@@ -247,7 +247,10 @@ async def test_a_slow_consumer_is_disconnected_with_4008_and_others_keep_receivi
     db: Database, settings: Settings, operations: dict[str, str]
 ) -> None:
     reader, pusher = await setup_keys(db)
-    small = settings.model_copy(update={"realtime_queue_size": 600})
+    # Batches of 500 long mentions (4.6 MB) are over the default request body limit (1 MiB).
+    small = settings.model_copy(
+        update={"realtime_queue_size": 600, "limits_max_body_bytes": 8 * 1024 * 1024}
+    )
     # ~14 MB of events: more than the server's socket buffer (4 MB at most on Linux) can absorb
     # once the slow client's receive buffer is pinned small.
     long_text = "$AAPL " + "wonderful growth ahead " * 400
