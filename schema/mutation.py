@@ -13,6 +13,8 @@ from schema.context import Context
 from schema.errors import BadUserInput
 from schema.types import MentionSource
 
+INGEST_COST = 10
+
 
 @strawberry.input(
     description="One mention to ingest; without `symbol`, its $CASHTAGs name the stock."
@@ -76,7 +78,9 @@ def to_service(m: MentionInput) -> MentionIn:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Ingest up to INGEST_MAX_BATCH (500) mentions; needs the `ingest` scope."
+        description="Ingest up to INGEST_MAX_BATCH (500) mentions; needs the `ingest` scope.",
+        # A write: a transaction, scoring, cache invalidation and events (Shopify charges 10).
+        metadata={"cost": INGEST_COST},
     )
     async def ingest_mentions(
         self, info: strawberry.Info[Context], mentions: list[MentionInput]

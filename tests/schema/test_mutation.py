@@ -62,6 +62,9 @@ async def test_ingest_mentions_reports_accepted_duplicates_and_rejected(
             }
         }
     }
+    # The write costs INGEST_COST; `rejected` is a list of objects (10 assumed, 1 returned).
+    cost = body["extensions"]["cost"]
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (20, 11)
     again = await graphql(
         client,
         operations["IngestMentions"],
