@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from graphql import GraphQLError, GraphQLFormattedError, parse
 from starlette.websockets import WebSocketDisconnect
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema import BaseSchema
@@ -25,12 +26,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+)
 
 from app.broker import SlowConsumer
 from app.config import Settings
+from app.ratelimit import tier_rate
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
+from schema.cost import CostAnalysis, select_operation
 from schema.multiplex import END, ERROR, Multiplexer, live_field
 
 log = logging.getLogger("insitechart.live")
@@ -86,6 +92,12 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
     admitted: str | None = None
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        refusal = await self._charge(operation)
+        if refusal is not None:
+            # An "error" message ends the operation and forgets its id (the protocol's rule).
+            message: ErrorMessage = {"id": operation.id, "type": "error", "payload": [refusal]}
+            await operation.send_operation_message(message)
+            return
         coalesce = live_field(operation.query, operation.operation_name)
         if coalesce is None or "read" not in self.context.principal.scopes:
             await super().run_operation(operation)
@@ -117,6 +129,48 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except (SlowConsumer, WebSocketDisconnect, RuntimeError):
             # Closed by the slow-consumer rule, or by the client, mid-send.
             self.operations.pop(operation.id, None)
+
+    async def _charge(self, operation: Operation[Context, None]) -> GraphQLFormattedError | None:
+        """Charge a subscription's cost to the client's budget once, when it subscribes.
+
+        Its events are pushed by the server, so they are not charged one by one; the query cost
+        bounds what one event may ask for. The refusal's codes are those of HTTP requests.
+        """
+        context = self.context
+        settings = context.resources.settings
+        try:
+            document = parse(operation.query)
+        except GraphQLError:
+            return None  # the protocol handler reports the syntax error itself
+        selected = select_operation(document, operation.operation_name)
+        if selected is None:
+            return None
+        analysis = CostAnalysis(
+            self.schema._schema,  # type: ignore[attr-defined]
+            document,
+            settings.cost_default_list_size,
+        )
+        cost = analysis.requested(selected, operation.variables)
+        rate = tier_rate(settings, context.principal.tier)
+        limit = min(settings.cost_max_query, rate.capacity)
+        if cost > limit:
+            return {
+                "message": f"query cost {cost} exceeds the limit of {limit}",
+                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "limit": limit},
+            }
+        decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
+        if decision.allowed:
+            return None
+        return {
+            "message": f"cost budget exhausted: this subscription costs {cost}, "
+            f"{int(decision.available)} points are available; retry in {decision.retry_after_s} s",
+            "extensions": {
+                "code": "THROTTLED",
+                "cost": cost,
+                "available": int(decision.available),
+                "retryAfter": decision.retry_after_s,
+            },
+        }
 
     def _close_slow(self) -> None:
         log.warning("closing slow consumer %s", self.context.principal.client_id)

@@ -306,3 +306,33 @@ async def test_nested_fields_of_an_event_are_as_fresh_as_the_event(
             event = (await receive(ws))["payload"]["data"]["mentionAdded"]
             counts.append((event["externalId"], event["stock"]["sentiment"]["mentionCount24h"]))
     assert counts == [("f1", 1), ("f2", 2)]
+
+
+async def test_a_subscription_is_charged_to_the_budget_once_when_it_subscribes(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    await setup_keys(db)
+    query = operations["LiveSentiment"]  # one event: sentimentUpdated 1 + its stock 1
+
+    def budget(capacity: int) -> Settings:
+        update = {"budget_anonymous_capacity": capacity, "budget_anonymous_restore_per_s": 0.01}
+        return settings.model_copy(update=update)
+
+    async with live_server(budget(4)) as server, ws_client(server) as ws:
+        await subscribe(ws, "a", query, {"symbols": ["AAPL"]})
+        await subscribe(ws, "b", query, {"symbols": ["TSLA"]})
+        await subscribe(ws, "c", query, {"symbols": ["AAPL"]})
+        throttled = await receive(ws)
+    async with live_server(budget(1)) as server, ws_client(server) as ws:
+        await subscribe(ws, "big", query, {"symbols": ["AAPL"]})
+        too_big = await receive(ws)
+    # "a" and "b" took the 4 points and wait for events; "c" is refused at once.
+    assert throttled["type"] == "error" and throttled["id"] == "c"
+    assert throttled["payload"][0]["extensions"]["code"] == "THROTTLED"
+    assert throttled["payload"][0]["extensions"]["cost"] == 2
+    assert too_big["type"] == "error" and too_big["id"] == "big"
+    assert too_big["payload"][0]["extensions"] == {
+        "code": "MAX_COST_EXCEEDED",
+        "cost": 2,
+        "limit": 1,
+    }
