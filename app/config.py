@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=5000, ge=0)
     graphiql: bool | None = None
+    # --- observability ---
+    trace_log: bool = True
+    trace_slowest_resolvers: int = Field(default=5, ge=0, le=100)
+    trace_slow_resolver_ms: float = Field(default=500.0, gt=0)
+    trace_slow_sql_ms: float = Field(default=200.0, gt=0)
+    trace_sql_fingerprints: int = Field(default=500, ge=1, le=100_000)
+    trace_otel: bool = False
 
     @field_validator("database_url")
     @classmethod

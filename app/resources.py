@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.db import Database, create_database
+from app.monitoring.monitor import Monitor
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -21,10 +22,12 @@ class Resources:
     settings: Settings
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
+    monitor: Monitor | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        return cls(settings=settings, db=create_database(settings))
+        db = create_database(settings)
+        return cls(settings=settings, db=db, monitor=Monitor.open(settings, db))
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -37,4 +40,6 @@ class Resources:
                 log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close(self.db)
         await self.db.dispose()

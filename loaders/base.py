@@ -15,6 +15,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeEngine
 
 from app.db import Database
+from app.monitoring.collector import loader_batch
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,7 +37,8 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         self.env = env
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
-        return await self.load_batch(keys)
+        with loader_batch(type(self).__name__, len(keys)):
+            return await self.load_batch(keys)
 
     @abstractmethod
     async def load_batch(self, keys: Sequence[K]) -> list[V]:

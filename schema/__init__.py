@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.config import Settings
 from schema.errors import MaskInternalErrors
 from schema.query import Query
+from schema.tracing import Tracing
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -16,6 +17,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         extensions=[
             MaskInternalErrors,
+            lambda: Tracing(settings=settings),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],

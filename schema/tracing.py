@@ -1,0 +1,280 @@
+"""Per-operation tracing: a structured log line, slow-resolver warnings, Apollo tracing on request.
+
+Only resolvers with code of their own are timed; attribute (default) resolvers pass straight
+through, so a 2,000-field result pays for a few hundred timings, not two thousand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from inspect import isawaitable
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+from graphql.pyutils import Path
+from strawberry.extensions import SchemaExtension
+
+from app.config import Settings
+from app.monitoring import collector
+from app.monitoring.collector import RequestTrace
+
+log = logging.getLogger("insitechart.trace")
+
+APOLLO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(slots=True)
+class ResolverTiming:
+    path: Path
+    parent_type: str
+    field_name: str
+    return_type: str
+    start_ns: int
+    duration_ns: int
+
+
+def path_of(path: Path | None) -> list[str | int]:
+    keys: list[str | int] = []
+    while path is not None:
+        keys.append(path.key)
+        path = path.prev
+    return keys[::-1]
+
+
+def dotted(path: Path) -> str:
+    return ".".join(str(key) for key in path_of(path))
+
+
+def is_default_resolver(info: GraphQLResolveInfo[Any]) -> bool:
+    """True for attribute fields: Strawberry marks their resolver `_is_default`."""
+    if info.parent_type.name.startswith("__"):
+        return True  # introspection
+    field = info.parent_type.fields.get(info.field_name)
+    resolver = field.resolve if field is not None else None
+    return resolver is None or bool(getattr(resolver, "_is_default", False))
+
+
+def error_codes(errors: list[Any] | None) -> list[str]:
+    codes = []
+    for error in errors or ():
+        extensions = getattr(error, "extensions", None) or {}
+        codes.append(str(extensions.get("code", "INTERNAL_SERVER_ERROR")))
+    return codes
+
+
+class Tracing(SchemaExtension):
+    """Times the operation, its phases and its resolvers; logs one line per operation."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.slow_resolver_ns = int(settings.trace_slow_resolver_ms * 1_000_000)
+        self.resolvers: list[ResolverTiming] = []
+        self.trace = RequestTrace()
+        self.start_time = datetime.now(UTC)
+        self.end_time = self.start_time
+        self.end_ns: int | None = None
+        self.phases: dict[str, tuple[int, int]] = {}
+
+    def on_operation(self) -> Iterator[None]:
+        self.trace, token = collector.begin()
+        self.start_time = datetime.now(UTC)
+        try:
+            yield
+        finally:
+            self.end_ns = time.perf_counter_ns()
+            self.end_time = datetime.now(UTC)
+            collector.end(token)
+            self._finish()
+
+    def on_parse(self) -> Iterator[None]:
+        yield from self._phase("parsing")
+
+    def on_validate(self) -> Iterator[None]:
+        yield from self._phase("validation")
+
+    def on_execute(self) -> Iterator[None]:
+        yield from self._phase("execution")
+
+    def _phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter_ns()
+        try:
+            yield
+        finally:
+            self.phases[name] = (start, time.perf_counter_ns() - start)
+
+    def resolve(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if is_default_resolver(info):
+            return _next(root, info, *args, **kwargs)
+        start = time.perf_counter_ns()
+        result = _next(root, info, *args, **kwargs)
+        if isawaitable(result):
+            return self._timed(result, info, start)
+        self._record(info, start)
+        return result
+
+    async def _timed(
+        self, result: Awaitable[Any], info: GraphQLResolveInfo[Any], start: int
+    ) -> Any:
+        try:
+            return await result
+        finally:
+            self._record(info, start)
+
+    def _record(self, info: GraphQLResolveInfo[Any], start: int) -> None:
+        duration = time.perf_counter_ns() - start
+        timing = ResolverTiming(
+            info.path,
+            info.parent_type.name,
+            info.field_name,
+            str(info.return_type),
+            start,
+            duration,
+        )
+        self.resolvers.append(timing)
+        if duration >= self.slow_resolver_ns:
+            log.warning(
+                "slow resolver %s: %.1f ms",
+                dotted(info.path),
+                duration / 1e6,
+                extra={
+                    "data": {
+                        "operation": self.operation_name,
+                        "path": dotted(info.path),
+                        "duration_ms": round(duration / 1e6, 3),
+                    }
+                },
+            )
+
+    @property
+    def operation_name(self) -> str:
+        try:
+            name = self.execution_context.operation_name
+        except Exception:  # an unparsable document has no operation
+            name = None
+        return name or "anonymous"
+
+    @property
+    def duration_ns(self) -> int:
+        end = self.end_ns if self.end_ns is not None else time.perf_counter_ns()
+        return end - self.trace.start_ns
+
+    def document_hash(self) -> str:
+        query = self.execution_context.query or ""
+        return hashlib.sha256(query.encode()).hexdigest()[:16]
+
+    def summary(self) -> dict[str, Any]:
+        """The fields of the operation's log line."""
+        trace = self.trace
+        slowest = heapq.nlargest(
+            self.settings.trace_slowest_resolvers, self.resolvers, key=lambda r: r.duration_ns
+        )
+        result = self.execution_context.result
+        context = self.execution_context.context
+        return {
+            "operation": self.operation_name,
+            "document_hash": self.document_hash(),
+            "duration_ms": round(self.duration_ns / 1e6, 3),
+            "parse_ms": self._phase_ms("parsing"),
+            "validate_ms": self._phase_ms("validation"),
+            "execute_ms": self._phase_ms("execution"),
+            "resolvers": len(self.resolvers),
+            "slowest_resolvers": [
+                {"path": dotted(r.path), "ms": round(r.duration_ns / 1e6, 3)} for r in slowest
+            ],
+            "sql_statements": trace.sql_count,
+            "sql_ms": round(trace.sql_ns / 1e6, 3),
+            "loader_batches": [
+                {"loader": b.loader, "keys": b.keys, "ms": round(b.duration_ns / 1e6, 3)}
+                for b in trace.batches
+            ],
+            "cache_hits": dict(trace.cache_hits),
+            "cache_misses": dict(trace.cache_misses),
+            "cost": getattr(context, "cost", None),
+            "errors": error_codes(result.errors if result is not None else None),
+        }
+
+    def _phase_ms(self, name: str) -> float | None:
+        phase = self.phases.get(name)
+        return round(phase[1] / 1e6, 3) if phase is not None else None
+
+    def _finish(self) -> None:
+        if not self.settings.trace_log or not log.isEnabledFor(logging.INFO):
+            return
+        data = self.summary()
+        log.info(
+            "%s %.1f ms, %d resolvers, %d SQL",
+            data["operation"],
+            data["duration_ms"],
+            data["resolvers"],
+            data["sql_statements"],
+            extra={"data": data},
+        )
+
+    def tracing_allowed(self) -> bool:
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        if request is None or request.headers.get("x-trace") != "1":
+            return False
+        if not self.settings.is_production:
+            return True
+        principal = getattr(context, "principal", None)
+        return principal is not None and "admin" in principal.scopes
+
+    def get_results(self) -> dict[str, Any]:
+        if not self.tracing_allowed():
+            return {}
+        return {"tracing": self.apollo()}
+
+    def apollo(self) -> dict[str, Any]:
+        """Apollo tracing (version 1), with the loader batches and SQL totals added."""
+        origin = self.trace.start_ns
+        phases = {
+            name: {"startOffset": start - origin, "duration": duration}
+            for name, (start, duration) in self.phases.items()
+            if name != "execution"
+        }
+        return {
+            "version": 1,
+            "startTime": self.start_time.strftime(APOLLO_TIME),
+            "endTime": self.end_time.strftime(APOLLO_TIME),
+            "duration": self.duration_ns,
+            "parsing": phases.get("parsing", {"startOffset": 0, "duration": 0}),
+            "validation": phases.get("validation", {"startOffset": 0, "duration": 0}),
+            "execution": {
+                "resolvers": [
+                    {
+                        "path": path_of(r.path),
+                        "parentType": r.parent_type,
+                        "fieldName": r.field_name,
+                        "returnType": r.return_type,
+                        "startOffset": r.start_ns - origin,
+                        "duration": r.duration_ns,
+                    }
+                    for r in self.resolvers
+                ],
+                "loaderBatches": [
+                    {
+                        "loader": b.loader,
+                        "keys": b.keys,
+                        "startOffset": b.start_ns - origin,
+                        "duration": b.duration_ns,
+                    }
+                    for b in self.trace.batches
+                ],
+            },
+            "sql": {"statements": self.trace.sql_count, "duration": self.trace.sql_ns},
+        }
