@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     trace_slow_sql_ms: float = Field(default=200.0, gt=0)
     trace_sql_fingerprints: int = Field(default=500, ge=1, le=100_000)
     trace_otel: bool = False
+    metrics_enabled: bool = True
+    metrics_max_operations: int = Field(default=200, ge=1, le=10_000)
+    metrics_window_s: float = Field(default=300.0, gt=0)
+    metrics_window_requests: int = Field(default=50_000, ge=100, le=10_000_000)
+    metrics_sample_interval_s: float = Field(default=5.0, gt=0)
+    metrics_loop_lag_interval_s: float = Field(default=0.5, gt=0)
+    prometheus_multiproc_dir: str | None = None
 
     @field_validator("database_url")
     @classmethod

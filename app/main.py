@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from app.config import Settings, get_settings
 from app.logging import configure_logging
+from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from schema import build_schema
 from schema.auth import Unauthenticated
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        if resources.monitor is not None:
+            resources.monitor.start()
         log.info("started with database %s", settings.database_url_safe)
         try:
             yield
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    if settings.metrics_enabled:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     @app.get("/readyz")
     async def readyz(connection: HTTPConnection) -> JSONResponse:

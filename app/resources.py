@@ -41,5 +41,5 @@ class Resources:
 
     async def close(self) -> None:
         if self.monitor is not None:
-            self.monitor.close(self.db)
+            await self.monitor.close()
         await self.db.dispose()

@@ -23,6 +23,7 @@ from strawberry.extensions import SchemaExtension
 from app.config import Settings
 from app.monitoring import collector
 from app.monitoring.collector import RequestTrace
+from app.monitoring.monitor import Monitor
 
 log = logging.getLogger("insitechart.trace")
 
@@ -183,7 +184,6 @@ class Tracing(SchemaExtension):
             self.settings.trace_slowest_resolvers, self.resolvers, key=lambda r: r.duration_ns
         )
         result = self.execution_context.result
-        context = self.execution_context.context
         return {
             "operation": self.operation_name,
             "document_hash": self.document_hash(),
@@ -203,15 +203,34 @@ class Tracing(SchemaExtension):
             ],
             "cache_hits": dict(trace.cache_hits),
             "cache_misses": dict(trace.cache_misses),
-            "cost": getattr(context, "cost", None),
+            "cost": self._cost(),
             "errors": error_codes(result.errors if result is not None else None),
         }
+
+    def _monitor(self) -> Monitor | None:
+        resources = getattr(self.execution_context.context, "resources", None)
+        return getattr(resources, "monitor", None)
+
+    def _cost(self) -> float | None:
+        """The operation's cost, when the context carries one (the cost limiter sets it)."""
+        cost = getattr(self.execution_context.context, "cost", None)
+        return float(cost) if isinstance(cost, int | float) else None
 
     def _phase_ms(self, name: str) -> float | None:
         phase = self.phases.get(name)
         return round(phase[1] / 1e6, 3) if phase is not None else None
 
     def _finish(self) -> None:
+        monitor = self._monitor()
+        if monitor is not None:
+            result = self.execution_context.result
+            monitor.record_operation(
+                self.operation_name,
+                self.duration_ns / 1e9,
+                error_codes(result.errors if result is not None else None),
+                self._cost(),
+                self.trace.batches,
+            )
         if not self.settings.trace_log or not log.isEnabledFor(logging.INFO):
             return
         data = self.summary()

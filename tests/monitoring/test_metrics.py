@@ -1,0 +1,105 @@
+"""`/metrics`: the families a scrape sees after real requests, in one worker and across workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from tests.conftest import graphql, serve
+from tests.factories.universe import make_universe
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(text: str) -> Samples:
+    found: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def scrape(client: httpx.AsyncClient) -> Samples:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return samples(response.text)
+
+
+async def test_metrics_expose_latency_batches_sql_errors_and_cache_after_requests(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    await make_universe(db, 4, 3)
+    app = create_app(settings)
+    async with serve(app) as client:
+        body = await graphql(client, operations["MentionFeed"])
+        assert "errors" not in body, body
+        bad = await graphql(client, "query Bad { stocks(first: 1000) { nodes { symbol } } }")
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        monitor = app.state.resources.monitor
+        monitor.record_cache("sentiment", True)
+        monitor.record_cache("sentiment", False)
+        monitor.record_cache("sentiment", True)
+        found = await scrape(client)
+
+    latency = "insitechart_graphql_request_duration_seconds_count"
+    assert found[(latency, (("operation", "MentionFeed"),))] == 1
+    assert found[(latency, (("operation", "Bad"),))] == 1
+    assert found[("insitechart_graphql_errors_total", (("code", "BAD_USER_INPUT"),))] == 1
+    batches = "insitechart_loader_batch_size"
+    assert found[(f"{batches}_count", (("loader", "MentionPageLoader"),))] == 1
+    assert found[(f"{batches}_sum", (("loader", "MentionPageLoader"),))] == 4
+    assert found[(f"{batches}_sum", (("loader", "StockPageLoader"),))] == 1
+    assert found[("insitechart_sql_statement_duration_seconds_count", ())] == 3
+    cache = "insitechart_cache_requests_total"
+    assert found[(cache, (("result", "hit"), ("type", "sentiment")))] == 2
+    assert found[(cache, (("result", "miss"), ("type", "sentiment")))] == 1
+    assert found[("insitechart_process_resident_memory_bytes", ())] > 0
+    assert found[("insitechart_process_threads", ())] >= 1
+    assert found[("insitechart_process_open_fds", ())] >= 1
+    assert 0 <= found[("insitechart_system_memory_percent", ())] <= 100
+    assert ("insitechart_event_loop_lag_seconds", ()) in found
+    assert ("insitechart_db_pool_checked_out", ()) in found or db.dialect == "sqlite"
+
+
+WORKER = """
+import sys
+from app.monitoring.metrics import Metrics
+metrics = Metrics(10, sys.argv[1])
+metrics.request_seconds.labels("MentionFeed").observe(0.2)
+metrics.errors.labels("THROTTLED").inc()
+if sys.argv[2] == "render":
+    sys.stdout.write(metrics.render()[0].decode())
+"""
+
+
+def test_metrics_are_summed_over_worker_processes(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    root = Path(__file__).resolve().parents[2]
+
+    def worker(mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", WORKER, str(tmp_path), mode],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout
+
+    worker("record")
+    worker("record")
+    found = samples(worker("render"))
+    latency = "insitechart_graphql_request_duration_seconds_count"
+    assert found[(latency, (("operation", "MentionFeed"),))] == 3
+    assert found[("insitechart_graphql_errors_total", (("code", "THROTTLED"),))] == 3
