@@ -20,7 +20,7 @@ log = logging.getLogger("insitechart.sql")
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"(?<![\w$])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b")
-_PARAM = re.compile(r"\$\d+|%\([^)]*\)s|%s|:\w+|\?")
+_PARAM = re.compile(r"\$\d+|%\([^)]*\)s|%s|(?<!:):[A-Za-z_]\w*|\?")
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _SPACE = re.compile(r"\s+")
 
