@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from app.config import Settings
 from app.db import Database
 from app.monitoring import collector
+from app.monitoring.alerts import Alerts, Reading
 from app.monitoring.collector import LoaderBatch
 from app.monitoring.metrics import Metrics
 from app.monitoring.sql import SqlMonitor
@@ -36,6 +37,7 @@ class Monitor:
         self.system = SystemSampler()
         self.latest: SystemSnapshot | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.alerts = Alerts(settings) if settings.alert_webhook_url else None
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> Monitor:
@@ -50,6 +52,21 @@ class Monitor:
             asyncio.create_task(
                 self.system.measure_loop_lag(self.settings.metrics_loop_lag_interval_s)
             )
+        )
+        if self.alerts is not None:
+            self._tasks.append(asyncio.create_task(self.alerts.run_forever(self.reading)))
+
+    def reading(self) -> Reading:
+        """The figures the alert rules judge: the request window and a fresh system sample."""
+        window = self.requests.stats(slowest=0)
+        system = self.sample()
+        return Reading(
+            requests=window.requests,
+            p95_s=window.p95_s,
+            p99_s=window.p99_s,
+            error_rate=window.error_rate,
+            memory_percent=system.system_memory_percent,
+            cpu_percent=system.system_cpu_percent,
         )
 
     async def close(self) -> None:
