@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=0)
     graphiql: bool | None = None
     # --- observability ---
+    trace_enabled: bool = True
     trace_log: bool = True
     trace_slowest_resolvers: int = Field(default=5, ge=0, le=100)
     trace_slow_resolver_ms: float = Field(default=500.0, gt=0)

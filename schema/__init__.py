@@ -13,11 +13,12 @@ from schema.tracing import Tracing
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    tracing = [lambda: Tracing(settings=settings)] if settings.trace_enabled else []
     return strawberry.Schema(
         query=Query,
         extensions=[
             MaskInternalErrors,
-            lambda: Tracing(settings=settings),
+            *tracing,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
