@@ -21,7 +21,7 @@ from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
-from app.monitoring import collector
+from app.monitoring import collector, otel
 from app.monitoring.collector import RequestTrace
 from app.monitoring.monitor import Monitor
 
@@ -84,10 +84,19 @@ class Tracing(SchemaExtension):
         self.phases: dict[str, tuple[int, int]] = {}
 
     def on_operation(self) -> Iterator[None]:
-        self.trace, token = collector.begin()
+        monitor = self._monitor()
+        tracer = monitor.tracer if monitor is not None else None
+        self.trace, token = collector.begin(tracer)
         self.start_time = datetime.now(UTC)
         try:
-            yield
+            with otel.span(tracer, "graphql.operation") as span:
+                try:
+                    yield
+                finally:
+                    if span is not None:
+                        span.update_name(f"graphql {self.operation_name}")
+                        span.set_attribute("graphql.operation.name", self.operation_name)
+                        span.set_attribute("graphql.document.hash", self.document_hash())
         finally:
             self.end_ns = time.perf_counter_ns()
             self.end_time = datetime.now(UTC)

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from typing import Any
+
+from app.monitoring import otel
 
 
 @dataclass(slots=True)
@@ -32,6 +35,7 @@ class RequestTrace:
     batches: list[LoaderBatch] = field(default_factory=list)
     cache_hits: dict[str, int] = field(default_factory=dict)
     cache_misses: dict[str, int] = field(default_factory=dict)
+    tracer: otel.Tracer | None = None  # OpenTelemetry spans for this request's batches and SQL
 
     def record_sql(self, duration_ns: int) -> None:
         self.sql_count += 1
@@ -49,8 +53,8 @@ def current() -> RequestTrace | None:
     return _current.get()
 
 
-def begin() -> tuple[RequestTrace, Token[RequestTrace | None]]:
-    trace = RequestTrace()
+def begin(tracer: Any | None = None) -> tuple[RequestTrace, Token[RequestTrace | None]]:
+    trace = RequestTrace(tracer=tracer)
     return trace, _current.set(trace)
 
 
@@ -67,6 +71,7 @@ def loader_batch(loader: str, keys: int) -> Iterator[None]:
         return
     start = time.perf_counter_ns()
     try:
-        yield
+        with otel.span(trace.tracer, f"loader {loader}", loader=loader, keys=keys):
+            yield
     finally:
         trace.batches.append(LoaderBatch(loader, keys, start, time.perf_counter_ns() - start))

@@ -13,6 +13,7 @@ from app.monitoring import collector
 from app.monitoring.alerts import Alerts, Reading
 from app.monitoring.collector import LoaderBatch
 from app.monitoring.metrics import Metrics
+from app.monitoring.otel import Tracer, make_tracer
 from app.monitoring.sql import SqlMonitor
 from app.monitoring.stats import CacheWindow, RequestWindow
 from app.monitoring.system import SystemSampler, SystemSnapshot
@@ -38,6 +39,7 @@ class Monitor:
         self.latest: SystemSnapshot | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alerts = Alerts(settings) if settings.alert_webhook_url else None
+        self.tracer: Tracer | None = make_tracer(settings.trace_otel)
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> Monitor:

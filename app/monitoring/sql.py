@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 
 from app.monitoring import collector
 
@@ -23,6 +23,8 @@ _NUMBER = re.compile(r"(?<![\w$])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b")
 _PARAM = re.compile(r"\$\d+|%\([^)]*\)s|%s|(?<!:):[A-Za-z_]\w*|\?")
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _SPACE = re.compile(r"\s+")
+
+STARTS = "insitechart_sql_starts"  # per connection: (start, span) of statements under way
 
 SqlObserver = Callable[[float], None]
 # Called with every statement's duration in seconds (the Prometheus histogram).
@@ -87,20 +89,39 @@ class SqlMonitor:
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "handle_error", self._error)
 
     def detach(self, engine: Engine) -> None:
         event.remove(engine, "before_cursor_execute", self._before)
         event.remove(engine, "after_cursor_execute", self._after)
+        event.remove(engine, "handle_error", self._error)
 
-    def _before(self, conn: Any, _cursor: Any, _statement: str, *_: Any) -> None:
-        conn.info.setdefault("insitechart_sql_start", []).append(time.perf_counter_ns())
+    def _before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        trace = collector.current()
+        span = None
+        if trace is not None and trace.tracer is not None:
+            span = trace.tracer.start_span(
+                "sql",
+                attributes={"db.system": conn.dialect.name, "db.statement": fingerprint(statement)},
+            )
+        conn.info.setdefault(STARTS, []).append((time.perf_counter_ns(), span))
 
     def _after(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        starts = conn.info.get("insitechart_sql_start")
+        starts = conn.info.get(STARTS)
         if not starts:
             return
-        duration_ns = time.perf_counter_ns() - starts.pop()
-        self.record(statement, duration_ns)
+        start, span = starts.pop()
+        if span is not None:
+            span.end()
+        self.record(statement, time.perf_counter_ns() - start)
+
+    def _error(self, context: ExceptionContext) -> None:
+        """A failed statement gets no after-event: drop its start (and end its span)."""
+        starts = context.connection.info.get(STARTS) if context.connection is not None else None
+        if starts:
+            _, span = starts.pop()
+            if span is not None:
+                span.end()
 
     def record(self, statement: str, duration_ns: int) -> None:
         duration_s = duration_ns / 1e9
