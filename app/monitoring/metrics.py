@@ -130,6 +130,11 @@ class Metrics:
         self._operations.add(name)
         return name
 
+    def retire(self, pid: int) -> None:
+        """Drop a stopping worker's live gauges from the multiprocess directory."""
+        if self.multiproc_dir is not None:
+            prometheus_multiprocess.mark_process_dead(pid, self.multiproc_dir)  # type: ignore[no-untyped-call]
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text; with a multiprocess directory, summed over all workers."""
         if self.multiproc_dir is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 
 from app.config import Settings
@@ -79,6 +80,7 @@ class Monitor:
                 await task
         self._tasks.clear()
         self.sql.detach(self.db.engine.sync_engine)
+        self.metrics.retire(os.getpid())
 
     def record_operation(
         self,

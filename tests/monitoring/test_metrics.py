@@ -71,13 +71,17 @@ async def test_metrics_expose_latency_batches_sql_errors_and_cache_after_request
 
 
 WORKER = """
-import sys
+import os, sys
 from app.monitoring.metrics import Metrics
 metrics = Metrics(10, sys.argv[1])
 metrics.request_seconds.labels("MentionFeed").observe(0.2)
 metrics.errors.labels("THROTTLED").inc()
 if sys.argv[2] == "render":
+    metrics.rss.set(7)
     sys.stdout.write(metrics.render()[0].decode())
+else:
+    metrics.rss.set(100)
+    metrics.retire(os.getpid())  # a stopping worker: its counts stay, its live gauges go
 """
 
 
@@ -103,3 +107,4 @@ def test_metrics_are_summed_over_worker_processes(tmp_path: Path) -> None:
     latency = "insitechart_graphql_request_duration_seconds_count"
     assert found[(latency, (("operation", "MentionFeed"),))] == 3
     assert found[("insitechart_graphql_errors_total", (("code", "THROTTLED"),))] == 3
+    assert found[("insitechart_process_resident_memory_bytes", ())] == 7
