@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -65,6 +65,42 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("ALERT_WEBHOOK_URL must start with http:// or https://")
         return value
+
+    # --- market quotes ---
+    quotes_provider: Literal["simulated", "finnhub"] = "simulated"
+    quotes_base_url: str = "https://finnhub.io"
+    quotes_token: SecretStr | None = None
+    quotes_concurrency: int = Field(default=10, ge=1, le=200)
+    quotes_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+    quotes_retries: int = Field(default=2, ge=0, le=10)
+    quotes_backoff_base_ms: int = Field(default=100, ge=0, le=60_000)
+    quotes_backoff_max_ms: int = Field(default=2000, ge=0, le=60_000)
+    quotes_retry_after_cap_ms: int = Field(default=5000, ge=0, le=300_000)
+    quotes_batch_budget_ms: int = Field(default=5000, ge=10, le=300_000)
+    quotes_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    quotes_breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
+    quotes_cache_ttl_s: float = Field(default=60.0, ge=0, le=86_400)
+    quotes_cache_max_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+
+    @field_validator("quotes_base_url")
+    @classmethod
+    def _check_quotes_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("QUOTES_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_quotes(self) -> Settings:
+        if self.quotes_provider == "finnhub" and not (
+            self.quotes_token and self.quotes_token.get_secret_value()
+        ):
+            raise ValueError("QUOTES_TOKEN is required when QUOTES_PROVIDER=finnhub")
+        if self.quotes_backoff_base_ms > self.quotes_backoff_max_ms:
+            raise ValueError(
+                "QUOTES_BACKOFF_BASE_MS must not exceed QUOTES_BACKOFF_MAX_MS "
+                f"({self.quotes_backoff_base_ms} > {self.quotes_backoff_max_ms})"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from app.config import Settings
 from app.db import Database, create_database
 from app.monitoring.monitor import Monitor
+from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -22,12 +23,18 @@ class Resources:
     settings: Settings
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
+    quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     monitor: Monitor | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         db = create_database(settings)
-        return cls(settings=settings, db=db, monitor=Monitor.open(settings, db))
+        return cls(
+            settings=settings,
+            db=db,
+            quotes=open_provider(settings),
+            monitor=Monitor.open(settings, db),
+        )
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -40,6 +47,7 @@ class Resources:
                 log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
+        await self.quotes.aclose()
         if self.monitor is not None:
             await self.monitor.close()
         await self.db.dispose()

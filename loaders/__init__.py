@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from loaders.base import LoaderEnv
 from loaders.mentions import MentionByIdLoader, MentionPageKey, MentionPageLoader
+from loaders.quotes import QuoteLoader
 from loaders.sentiment import HistoryKey, SentimentByStockLoader, SentimentHistoryLoader
 from loaders.stocks import StockByIdLoader, StockBySymbolLoader, StockPageKey, StockPageLoader
 from loaders.trending import TrendingKey, TrendingLoader
@@ -22,6 +23,7 @@ class Loaders:
     mention_by_id: MentionByIdLoader
     mention_page: MentionPageLoader
     trending: TrendingLoader
+    quote: QuoteLoader
 
     @classmethod
     def build(cls, env: LoaderEnv) -> Loaders:
@@ -37,6 +39,7 @@ class Loaders:
             mention_by_id=mention_by_id,
             mention_page=MentionPageLoader(env, mention_by_id),
             trending=TrendingLoader(env, stock_by_id),
+            quote=QuoteLoader(env),
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.db import Database
 from app.monitoring.collector import loader_batch
+from app.quotes import QuoteProvider, SimulatedProvider
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -27,6 +28,7 @@ class LoaderEnv:
 
     db: Database
     now: datetime
+    quotes: QuoteProvider = field(default_factory=SimulatedProvider)
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):

@@ -30,5 +30,5 @@ class Context(BaseContext):
         if token is None:
             token = bearer_token(connection.headers.get("authorization"))
         principal = await identify(resources, connection, token)
-        env = LoaderEnv(db=resources.db, now=utcnow())
+        env = LoaderEnv(db=resources.db, now=utcnow(), quotes=resources.quotes)
         return cls(resources=resources, principal=principal, loaders=Loaders.build(env))

@@ -38,6 +38,12 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
+class UpstreamUnavailable(ApiError):
+    """A value from an external service (a market quote) could not be had in time."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+
+
 def check_range(field: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadUserInput(

@@ -20,10 +20,12 @@ from loaders.rows import (
 )
 from schema import cursors
 from schema.context import Context
-from schema.errors import check_range
+from schema.errors import UpstreamUnavailable, check_range
+from schema.quotes import Quote
 
 MAX_FIRST = 100
 MAX_LAST = 720
+QUOTE_COST = 10  # an upstream HTTP call, against 1 for a field read from a loaded row
 
 
 @strawberry.enum(description="Where a mention was published.")
@@ -223,6 +225,16 @@ class Stock:
         position = cursors.decode_mention("after", after) if after is not None else None
         key = MentionPageKey(self.row_id, first, position, source.value if source else None)
         return MentionConnection.from_page(await info.context.loaders.mention_page.load(key))
+
+    @strawberry.field(
+        description="Latest market quote; null with an UPSTREAM_UNAVAILABLE error if it failed.",
+        metadata={"cost": QUOTE_COST},
+    )
+    async def quote(self, info: strawberry.Info[Context]) -> Quote | None:
+        data = await info.context.loaders.quote.load(self.symbol)
+        if data is None:
+            raise UpstreamUnavailable(f"no quote for {self.symbol}", symbol=self.symbol)
+        return Quote.from_data(data)
 
 
 @strawberry.type
