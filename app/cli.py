@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
+from app import cli_seed
 from app.config import Settings, get_settings
 from app.db import DatabaseUnavailable, check_database, create_database
 
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("direction", choices=["up", "down"], nargs="?", default="up")
     mig.add_argument("revision", nargs="?", help="target revision (default: head / base)")
     mig.set_defaults(handler=cmd_migrate)
+
+    cli_seed.add_commands(sub)
     return parser
 
 
