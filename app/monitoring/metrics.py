@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import MutableMapping
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -17,6 +21,18 @@ SQL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 COST_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 OTHER = "other"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_workers(workers: int, environ: MutableMapping[str, str] = os.environ) -> str | None:
+    """Before starting several workers, give them a shared metrics directory unless one is set.
+
+    prometheus-client reads the variable when a worker imports it, so it must be in the
+    environment the workers inherit; a fresh directory per start holds no stale counts.
+    """
+    if workers > 1 and not environ.get(MULTIPROC_ENV):
+        environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="insitechart-metrics-")
+    return environ.get(MULTIPROC_ENV) or None
 
 
 class Metrics:

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.monitoring.metrics import prepare_workers
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 
@@ -108,3 +109,14 @@ def test_metrics_are_summed_over_worker_processes(tmp_path: Path) -> None:
     assert found[(latency, (("operation", "MentionFeed"),))] == 3
     assert found[("insitechart_graphql_errors_total", (("code", "THROTTLED"),))] == 3
     assert found[("insitechart_process_resident_memory_bytes", ())] == 7
+
+
+def test_several_workers_get_a_fresh_metrics_directory_unless_one_is_set(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    assert prepare_workers(1, environ) is None
+    assert environ == {}
+    made = prepare_workers(4, environ)
+    assert made is not None and Path(made).is_dir() and not any(Path(made).iterdir())
+    Path(made).rmdir()
+    chosen = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    assert prepare_workers(4, chosen) == str(tmp_path)
