@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLResolveInfo
+from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSyntaxError
 from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
 
@@ -41,12 +41,16 @@ def is_default_resolver(info: GraphQLResolveInfo[Any]) -> bool:
     return resolver is None or bool(getattr(resolver, "_is_default", False))
 
 
-def error_codes(errors: list[Any] | None) -> list[str]:
-    codes = []
-    for error in errors or ():
-        extensions = getattr(error, "extensions", None) or {}
-        codes.append(str(extensions.get("code", "INTERNAL_SERVER_ERROR")))
-    return codes
+def error_code(error: GraphQLError) -> str:
+    """The error's `extensions.code`; a document that fails to parse or validate: Apollo's codes."""
+    code = (error.extensions or {}).get("code")
+    if code is not None:
+        return str(code)
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.original_error is None:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "INTERNAL_SERVER_ERROR"
 
 
 class Tracing(SchemaExtension):
@@ -63,6 +67,7 @@ class Tracing(SchemaExtension):
         self.end_ns: int | None = None
         self.phases: dict[str, tuple[int, int]] = {}
         self._plain: dict[Callable[..., Any], bool] = {}
+        self.failure: Exception | None = None
 
     def on_operation(self) -> Iterator[None]:
         monitor = self._monitor()
@@ -73,6 +78,9 @@ class Tracing(SchemaExtension):
             with otel.span(tracer, "graphql.operation") as span:
                 try:
                     yield
+                except Exception as exc:
+                    self.failure = exc  # a document that does not parse ends here
+                    raise
                 finally:
                     if span is not None:
                         span.update_name(f"graphql {self.operation_name}")
@@ -178,7 +186,6 @@ class Tracing(SchemaExtension):
         slowest = heapq.nlargest(
             self.settings.trace_slowest_resolvers, self.resolvers, key=lambda r: r.duration_ns
         )
-        result = self.execution_context.result
         return {
             "operation": self.operation_name,
             "document_hash": self.document_hash(),
@@ -199,8 +206,16 @@ class Tracing(SchemaExtension):
             "cache_hits": dict(trace.cache_hits),
             "cache_misses": dict(trace.cache_misses),
             "cost": self._cost(),
-            "errors": error_codes(result.errors if result is not None else None),
+            "errors": self.error_codes(),
         }
+
+    def error_codes(self) -> list[str]:
+        result = self.execution_context.result
+        if result is not None:
+            return [error_code(error) for error in result.errors or ()]
+        if isinstance(self.failure, GraphQLError):
+            return [error_code(self.failure)]
+        return [] if self.failure is None else ["INTERNAL_SERVER_ERROR"]
 
     def _monitor(self) -> Monitor | None:
         resources = getattr(self.execution_context.context, "resources", None)
@@ -218,11 +233,10 @@ class Tracing(SchemaExtension):
     def _finish(self) -> None:
         monitor = self._monitor()
         if monitor is not None:
-            result = self.execution_context.result
             monitor.record_operation(
                 self.operation_name,
                 self.duration_ns / 1e9,
-                error_codes(result.errors if result is not None else None),
+                self.error_codes(),
                 self._cost(),
                 self.trace.batches,
             )

@@ -45,6 +45,8 @@ async def test_metrics_expose_latency_batches_sql_errors_and_cache_after_request
         assert "errors" not in body, body
         bad = await graphql(client, "query Bad { stocks(first: 1000) { nodes { symbol } } }")
         assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        await graphql(client, "query Typo { nope }")
+        await graphql(client, "query Broken { stocks(")
         monitor = app.state.resources.monitor
         monitor.record_cache("sentiment", True)
         monitor.record_cache("sentiment", False)
@@ -54,7 +56,11 @@ async def test_metrics_expose_latency_batches_sql_errors_and_cache_after_request
     latency = "insitechart_graphql_request_duration_seconds_count"
     assert found[(latency, (("operation", "MentionFeed"),))] == 1
     assert found[(latency, (("operation", "Bad"),))] == 1
-    assert found[("insitechart_graphql_errors_total", (("code", "BAD_USER_INPUT"),))] == 1
+    errors = "insitechart_graphql_errors_total"
+    assert found[(errors, (("code", "BAD_USER_INPUT"),))] == 1
+    assert found[(errors, (("code", "GRAPHQL_VALIDATION_FAILED"),))] == 1
+    assert found[(errors, (("code", "GRAPHQL_PARSE_FAILED"),))] == 1
+    assert (errors, (("code", "INTERNAL_SERVER_ERROR"),)) not in found
     batches = "insitechart_loader_batch_size"
     assert found[(f"{batches}_count", (("loader", "MentionPageLoader"),))] == 1
     assert found[(f"{batches}_sum", (("loader", "MentionPageLoader"),))] == 4
