@@ -9,12 +9,13 @@ from strawberry.schema.config import StrawberryConfig
 from app.config import Settings
 from schema.errors import MaskInternalErrors
 from schema.query import Query
+from schema.timing import instrument
 from schema.tracing import Tracing
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     tracing = [lambda: Tracing(settings=settings)] if settings.trace_enabled else []
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         extensions=[
             MaskInternalErrors,
@@ -24,3 +25,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )
+    if settings.trace_enabled:
+        instrument(schema)
+    return schema

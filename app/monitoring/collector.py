@@ -33,6 +33,7 @@ class RequestTrace:
     sql_count: int = 0
     sql_ns: int = 0
     batches: list[LoaderBatch] = field(default_factory=list)
+    resolvers: list[Any] = field(default_factory=list)  # schema.apollo.ResolverTiming
     cache_hits: dict[str, int] = field(default_factory=dict)
     cache_misses: dict[str, int] = field(default_factory=dict)
     tracer: otel.Tracer | None = None  # OpenTelemetry spans for this request's batches and SQL

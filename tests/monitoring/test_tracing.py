@@ -7,11 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry
+from graphql import GraphQLObjectType
 
 from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from schema import build_schema
+from schema.timing import TIMED
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 from tests.monitoring.conftest import Records
@@ -128,3 +132,20 @@ async def test_x_trace_in_production_needs_the_admin_scope(
         )
     assert "tracing" not in (anonymous.get("extensions") or {})
     assert ("tracing" in (keyed.get("extensions") or {})) is traced
+
+
+def is_timed(schema: strawberry.Schema, type_name: str, field_name: str) -> bool:
+    graphql_type = schema._schema.type_map[type_name]
+    assert isinstance(graphql_type, GraphQLObjectType)
+    return bool(getattr(graphql_type.fields[field_name].resolve, TIMED, False))
+
+
+def test_only_resolvers_with_code_are_wrapped_and_only_when_tracing_is_on() -> None:
+    schema = build_schema(Settings(trace_enabled=True))
+    assert is_timed(schema, "Query", "stocks")
+    assert is_timed(schema, "Stock", "mentions")
+    assert is_timed(schema, "Mention", "stock")
+    assert not is_timed(schema, "Stock", "symbol")
+    assert not is_timed(schema, "Mention", "text")
+    assert not is_timed(schema, "PageInfo", "endCursor")
+    assert not is_timed(build_schema(Settings(trace_enabled=False)), "Query", "stocks")
