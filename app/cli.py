@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=cmd_migrate)
 
     cli_seed.add_commands(sub)
+    from app.cli_apikeys import add_parser as add_apikey_parser
+
+    add_apikey_parser(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./insitechart.db"
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
+CACHE_TYPES = ("Stock", "Sentiment", "SentimentPoint", "Mention", "trending")
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,37 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=5000, ge=0)
     graphiql: bool | None = None
+    # --- cache ---
+    cache_enabled: bool = True
+    cache_namespace: str = Field(default="insitechart", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    cache_ttl_overrides_s: dict[str, float] = Field(default_factory=dict)
+    cache_memory_max_entries: int = Field(default=50_000, ge=1)
+    cache_memory_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    cache_redis_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    cache_redis_max_connections: int = Field(default=32, ge=1, le=1000)
+    cache_breaker_cooldown_s: float = Field(default=5.0, gt=0, le=300)
+    cache_lease_ms: int = Field(default=2000, ge=0, le=60_000)
+    cache_lease_wait_ms: int = Field(default=200, ge=0, le=10_000)
+    cache_response_enabled: bool = True
+    cache_response_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    cache_apq_ttl_s: int = Field(default=86_400, ge=0)
+    cache_warm_on_start: bool = True
+    cache_warm_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    cache_warm_top_stocks: int = Field(default=20, ge=0, le=500)
+
+    @field_validator("cache_ttl_overrides_s")
+    @classmethod
+    def _check_ttl_overrides(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(CACHE_TYPES))
+        if unknown:
+            raise ValueError(
+                f"CACHE_TTL_OVERRIDES_S: unknown type {unknown[0]!r}; use {', '.join(CACHE_TYPES)}"
+            )
+        for name, ttl in value.items():
+            if not 1 <= ttl <= 86_400:
+                raise ValueError(f"CACHE_TTL_OVERRIDES_S[{name!r}] must be 1..86400 s, got {ttl}")
+        return value
+
     # --- observability ---
     trace_enabled: bool = True
     trace_log: bool = True
@@ -101,6 +133,27 @@ class Settings(BaseSettings):
                 f"({self.quotes_backoff_base_ms} > {self.quotes_backoff_max_ms})"
             )
         return self
+
+    # --- limits, cost and budgets ---
+    limits_max_depth: int = Field(default=10, ge=1, le=100)
+    limits_max_aliases: int = Field(default=30, ge=0, le=1000)
+    limits_max_tokens: int = Field(default=2000, ge=10, le=100_000)
+    limits_max_document_bytes: int = Field(default=32_768, ge=256, le=10_485_760)
+    limits_max_root_fields: int = Field(default=20, ge=1, le=1000)
+    limits_max_directives_per_field: int = Field(default=5, ge=0, le=100)
+    limits_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    limits_execution_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    cost_max_query: int = Field(default=5000, ge=1)
+    cost_default_list_size: int = Field(default=10, ge=1, le=10_000)
+    budget_anonymous_capacity: int = Field(default=2000, ge=1)
+    budget_anonymous_restore_per_s: float = Field(default=50.0, gt=0)
+    budget_free_capacity: int = Field(default=5000, ge=1)
+    budget_free_restore_per_s: float = Field(default=100.0, gt=0)
+    budget_partner_capacity: int = Field(default=20_000, ge=1)
+    budget_partner_restore_per_s: float = Field(default=500.0, gt=0)
+    budget_internal_capacity: int = Field(default=100_000, ge=1)
+    budget_internal_restore_per_s: float = Field(default=2000.0, gt=0)
+    budget_key_prefix: str = "insitechart:budget:"
 
     @field_validator("database_url")
     @classmethod

@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
+from app.cache import cache_state
 from app.config import Settings, get_settings
+from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
+from app.response_cache import ResponseCache
+from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
 
 log = logging.getLogger("insitechart.app")
+
+
+class Router(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket may send its key in `connection_init`; a bad one closes it (4403)."""
+        try:
+            await context.authenticate_connection(context.connection_params)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": str(exc), **exc.extensions}) from None
+        return UnsetType()  # the singleton UNSET: acknowledge without a payload
+
+
+def start_warming(resources: Resources) -> Warmer | None:
+    settings = resources.settings
+    if resources.cache is None:
+        return None
+    warmer = Warmer(
+        resources.db,
+        resources.cache,
+        settings.cache_warm_top_stocks,
+        on_start=settings.cache_warm_on_start,
+        interval_s=settings.cache_warm_interval_s,
+    )
+    warmer.start()
+    return warmer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,10 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.resources = resources
         if resources.monitor is not None:
             resources.monitor.start()
+        warmer = start_warming(resources)
+        app.state.warmer = warmer
         log.info("started with database %s", settings.database_url_safe)
         try:
             yield
         finally:
+            if warmer is not None:
+                await warmer.stop()
             await resources.close()
 
     app = FastAPI(title="InsiteChart", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -44,20 +81,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await Context.build(connection.app.state.resources, connection)
         except Unauthenticated as exc:
             # No anonymous fallback: a bad key is refused before anything executes.
-            raise HTTPException(
-                status_code=401,
-                detail={"errors": [{"message": str(exc), "extensions": exc.extensions}]},
-                headers={"WWW-Authenticate": "Bearer"},
+            raise GraphQLHTTPError(
+                401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
 
-    from strawberry.fastapi import GraphQLRouter
-
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
-        build_schema(settings),
+    schema = build_schema(settings)
+    router = Router(
+        schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
+    app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
+    # The HTTP rules are added last, so they run first: a refused request never reaches the
+    # response cache.
+    app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)
+    app.add_middleware(
+        GraphQLHTTPRules,
+        path="/graphql",
+        max_body_bytes=settings.limits_max_body_bytes,
+        max_tokens=settings.limits_max_tokens,
+        timeout_s=settings.limits_execution_timeout_s,
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -74,6 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "up"})
+        cache = await cache_state(resources.cache)
+        if cache == "down":
+            log.warning("readiness: cache (Redis) unreachable")
+            body = {"status": "unavailable", "database": "up", "cache": "down"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "database": "up", "cache": cache})
 
     return app

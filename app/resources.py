@@ -6,10 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
+from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -24,17 +26,26 @@ class Resources:
     db: Database
     after_write: list[AfterWrite] = field(default_factory=list)
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
+    cache: Cache | None = None
+    buckets: Buckets = field(default_factory=MemoryBuckets)
     monitor: Monitor | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         db = create_database(settings)
-        return cls(
+        monitor = Monitor.open(settings, db)
+        resources = cls(
             settings=settings,
             db=db,
             quotes=open_provider(settings),
-            monitor=Monitor.open(settings, db),
+            buckets=open_buckets(settings),
+            monitor=monitor,
         )
+        if settings.cache_enabled:
+            resources.cache = build_cache(settings)
+            resources.after_write.append(invalidate_stored(resources.cache))
+            resources.cache.on_record.append(monitor.cache_event)
+        return resources
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -48,6 +59,9 @@ class Resources:
 
     async def close(self) -> None:
         await self.quotes.aclose()
+        await self.buckets.close()
+        if self.cache is not None:
+            await self.cache.close()
         if self.monitor is not None:
             await self.monitor.close()
         await self.db.dispose()

@@ -111,10 +111,13 @@ async def load_listings(db: Database, companies: Sequence[Company]) -> list[List
 async def next_seed_index(db: Database) -> int:
     """One past the highest `seed-<i>` stored, 0 when there is none."""
     number = cast(func.substr(Mention.external_id, len(EXTERNAL_ID_PREFIX) + 1), BigInteger)
+    ours = (
+        Mention.external_id.like(f"{EXTERNAL_ID_PREFIX}%"),
+        # Ingested mentions may use the same prefix; only `seed-<digits>` ids are the seed's.
+        Mention.external_id.regexp_match(f"^{EXTERNAL_ID_PREFIX}[0-9]{{1,18}}$"),
+    )
     async with db.sessionmaker() as session:
-        highest = await session.scalar(
-            select(func.max(number)).where(Mention.external_id.like(f"{EXTERNAL_ID_PREFIX}%"))
-        )
+        highest = await session.scalar(select(func.max(number)).where(*ours))
     return 0 if highest is None else int(highest) + 1
 
 

@@ -1,12 +1,13 @@
-"""What every loader shares: per-request environment, one session per batch, key-list SQL."""
+"""What every loader shares: per-request environment, cache-aside, a session per batch, key SQL."""
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, any_, bindparam
@@ -14,9 +15,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeEngine
 
+from app.cache import Cache, Codec
 from app.db import Database
 from app.monitoring.collector import loader_batch
 from app.quotes import QuoteProvider, SimulatedProvider
+from app.timeutil import floor_hour
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -29,22 +32,71 @@ class LoaderEnv:
     db: Database
     now: datetime
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
+    cache: Cache | None = None
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
-    """A per-request DataLoader whose batch function runs one SQL statement per batch."""
+    """A per-request DataLoader whose batch function runs one SQL statement per batch.
+
+    With a cache, the batch function first reads every key in one round trip and runs the SQL
+    for the misses only, then writes them back in one round trip (see app/cache/core.py).
+    A subclass declares what it caches beside itself: `cache_type` (the TTL family, overridable
+    by CACHE_TTL_OVERRIDES_S), `cache_ttl_s`, `cache_codec`, and the key's text in `cache_part`.
+    """
+
+    cache_type: ClassVar[str]
+    cache_ttl_s: ClassVar[float]
+    cache_codec: ClassVar[Codec[Any]]
+    cache_stale_s: ClassVar[float] = 0.0  # served while a background load refreshes it
 
     def __init__(self, env: LoaderEnv) -> None:
         super().__init__()
         self.env = env
+        self._related: list[tuple[Loader[Any, Any], Any, Any]] = []
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         with loader_batch(type(self).__name__, len(keys)):
-            return await self.load_batch(keys)
+            if self.env.cache is None:
+                return await self.load_batch(keys)
+            return await self.env.cache.load_through(self, keys)
 
     @abstractmethod
     async def load_batch(self, keys: Sequence[K]) -> list[V]:
         """Return one value per key, aligned with `keys` (None or empty for a miss)."""
+
+    @abstractmethod
+    def cache_part(self, key: K) -> str:
+        """The key's part of the cache key: everything the value depends on except the data."""
+
+    def cache_tag(self, key: K) -> str | None:
+        """The generation tag (a stock, trending) whose bump makes this value stale."""
+        return None
+
+    def cache_ttl(self, key: K, value: V, base_s: float) -> float:
+        return base_s
+
+    def on_cached(self, key: K, value: V) -> None:
+        """Called for a value read from the cache (prime related loaders here)."""
+
+    def prime_related(self, loader: Loader[Any, Any], key: Any, value: Any) -> None:
+        """Prime `loader` with a value this batch found, and cache it with this batch's write."""
+        loader.prime(key, value)
+        if self.env.cache is not None:
+            self._related.append((loader, key, value))
+
+    def take_related(self) -> list[tuple[Loader[Any, Any], Any, Any]]:
+        related, self._related = self._related, []
+        return related
+
+
+def digest(*parts: object) -> str:
+    """A short stable digest of key parts that may hold any text (search terms, cursors)."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest()
+
+
+def hour_part(now: datetime) -> str:
+    """The current UTC hour: values over a rolling window change when the hour does."""
+    return str(int(floor_hour(now).timestamp()) // 3600)
 
 
 def in_keys(

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import BigInteger, Float, Integer, String, TextualSelect, select, text
 from sqlalchemy.types import TypeEngine
 
+from app.cache import Codec, stock_tag
 from app.models import Mention, UTCDateTime
-from loaders.base import Loader, LoaderEnv, in_keys
+from loaders.base import Loader, LoaderEnv, digest, in_keys
+from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import MentionPage, MentionRow
 
 MENTION_COLUMNS = (
@@ -55,6 +57,15 @@ def mention_row(r: Any) -> MentionRow:
 
 
 class MentionByIdLoader(Loader[int, MentionRow | None]):
+    """Mentions are never edited once stored: cached by TTL, with no generation tag."""
+
+    cache_type = "Mention"
+    cache_ttl_s = MentionRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = OptionalCodec(RowCodec(MentionRow))
+
+    def cache_part(self, key: int) -> str:
+        return f"id:{key}"
+
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
         dialect = self.env.db.dialect
         stmt = select(*MENTION_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
@@ -152,9 +163,24 @@ def _statement(
 class MentionPageLoader(Loader[MentionPageKey, MentionPage]):
     """Newest-first pages, keyset on (published_at, id); primes the mention-by-id loader."""
 
+    cache_type = "Mention"
+    cache_ttl_s = MentionRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = PageCodec(MentionPage, RowCodec(MentionRow))
+
     def __init__(self, env: LoaderEnv, by_id: MentionByIdLoader) -> None:
         super().__init__(env)
         self.by_id = by_id
+
+    def cache_part(self, key: MentionPageKey) -> str:
+        after = key.after[0].isoformat() + f"/{key.after[1]}" if key.after else None
+        return f"page:{key.stock_id}:{key.first}:" + digest(after, key.source)
+
+    def cache_tag(self, key: MentionPageKey) -> str:
+        return stock_tag(key.stock_id)
+
+    def on_cached(self, key: MentionPageKey, value: MentionPage) -> None:
+        for row in value.rows:
+            self.by_id.prime(row.id, row)
 
     async def load_batch(self, keys: Sequence[MentionPageKey]) -> list[MentionPage]:
         stmt, params = _statement(keys, self.env.db.dialect)

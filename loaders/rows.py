@@ -1,13 +1,19 @@
-"""Plain rows that loaders return: compact, immutable, serialisable for the cache."""
+"""Plain rows that loaders return: compact, immutable, serialisable for the cache.
+
+Each row type declares how long it may be cached (`cache_ttl_s`, seconds); CACHE_TTL_OVERRIDES_S
+overrides it by type name. The response cache uses the same figures for the GraphQL types.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
 class StockRow:
+    cache_ttl_s: ClassVar[float] = 600
     id: int
     symbol: str
     name: str
@@ -18,6 +24,7 @@ class StockRow:
 
 @dataclass(frozen=True, slots=True)
 class SentimentRow:
+    cache_ttl_s: ClassVar[float] = 120
     stock_id: int
     compound_score: float
     mention_count: int
@@ -29,6 +36,7 @@ class SentimentRow:
 
 @dataclass(frozen=True, slots=True)
 class PointRow:
+    cache_ttl_s: ClassVar[float] = 120
     bucket_start: datetime
     compound_score: float
     mention_count: int
@@ -39,6 +47,7 @@ class PointRow:
 
 @dataclass(frozen=True, slots=True)
 class MentionRow:
+    cache_ttl_s: ClassVar[float] = 300
     id: int
     stock_id: int
     source: str
@@ -64,6 +73,7 @@ class StockPage:
 
 @dataclass(frozen=True, slots=True)
 class TrendingRow:
+    cache_ttl_s: ClassVar[float] = 300  # a base: TrendingLoader adapts it to how the ranking moves
     stock_id: int
     mention_count: int
     previous_count: int

@@ -6,13 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
 
+from app.cache import Codec, stock_tag
 from app.models import SentimentBucket, UTCDateTime
 from app.timeutil import HOUR, as_utc, floor_day, floor_hour
-from loaders.base import Loader, LoaderEnv, in_keys
+from loaders.base import Loader, LoaderEnv, hour_part, in_keys
+from loaders.codec import ListCodec, OptionalCodec, RowCodec
 from loaders.rows import PointRow, SentimentRow
 
 # The rolling window: the current (partial) hour and the 23 before it.
@@ -29,6 +31,16 @@ def window_start(now: datetime, hours: int) -> datetime:
 
 
 class SentimentByStockLoader(Loader[int, SentimentRow | None]):
+    cache_type = "Sentiment"
+    cache_ttl_s = SentimentRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = OptionalCodec(RowCodec(SentimentRow))
+
+    def cache_part(self, key: int) -> str:
+        return f"{key}:h{hour_part(self.env.now)}"
+
+    def cache_tag(self, key: int) -> str:
+        return stock_tag(key)
+
     async def load_batch(self, keys: Sequence[int]) -> list[SentimentRow | None]:
         stmt = (
             select(
@@ -77,9 +89,19 @@ def _day_of(dialect: str) -> ColumnElement[Any]:
 class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
     """The last N buckets of a stock, oldest first, with empty buckets filled as zero points."""
 
+    cache_type = "SentimentPoint"
+    cache_ttl_s = PointRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = ListCodec(RowCodec(PointRow))
+
     def __init__(self, env: LoaderEnv, interval: Interval) -> None:
         super().__init__(env)
         self.interval = interval
+
+    def cache_part(self, key: HistoryKey) -> str:
+        return f"{self.interval}:{key.stock_id}:{key.last}:h{hour_part(self.env.now)}"
+
+    def cache_tag(self, key: HistoryKey) -> str:
+        return stock_tag(key.stock_id)
 
     def _starts(self, last: int) -> list[datetime]:
         if self.interval == "HOUR":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Integer, String, Subquery, func, literal, or_, select, union_all
 
+from app.cache import Codec
 from app.models import Stock
-from loaders.base import Loader, LoaderEnv, in_keys
+from loaders.base import Loader, LoaderEnv, digest, in_keys
+from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import StockPage, StockRow
 
 STOCK_COLUMNS = (Stock.id, Stock.symbol, Stock.name, Stock.exchange, Stock.sector, Stock.industry)
@@ -19,7 +21,18 @@ def stock_row(row: Any) -> StockRow:
     return StockRow(row.id, row.symbol, row.name, row.exchange, row.sector, row.industry)
 
 
+# Stock rows change only when the universe is edited: cached by TTL, with no generation tag.
+STOCK_CODEC: Codec[Any] = OptionalCodec(RowCodec(StockRow))
+
+
 class StockByIdLoader(Loader[int, StockRow | None]):
+    cache_type = "Stock"
+    cache_ttl_s = StockRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = STOCK_CODEC
+
+    def cache_part(self, key: int) -> str:
+        return f"id:{key}"
+
     async def load_batch(self, keys: Sequence[int]) -> list[StockRow | None]:
         stmt = select(*STOCK_COLUMNS).where(in_keys(Stock.id, keys, Integer(), self.env.db.dialect))
         async with self.env.db.sessionmaker() as session:
@@ -30,9 +43,20 @@ class StockByIdLoader(Loader[int, StockRow | None]):
 class StockBySymbolLoader(Loader[str, StockRow | None]):
     """Keys are upper-case symbols; every stock found is primed into the by-id loader."""
 
+    cache_type = "Stock"
+    cache_ttl_s = StockRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = STOCK_CODEC
+
     def __init__(self, env: LoaderEnv, by_id: StockByIdLoader) -> None:
         super().__init__(env)
         self.by_id = by_id
+
+    def cache_part(self, key: str) -> str:
+        return f"sym:{key}"
+
+    def on_cached(self, key: str, value: StockRow | None) -> None:
+        if value is not None:
+            self.by_id.prime(value.id, value)
 
     async def load_batch(self, keys: Sequence[str]) -> list[StockRow | None]:
         stmt = select(*STOCK_COLUMNS).where(
@@ -77,9 +101,20 @@ def _page_query(index: int, key: StockPageKey) -> Subquery:
 class StockPageLoader(Loader[StockPageKey, StockPage]):
     """Pages of stocks in symbol order (keyset on symbol); primes the by-id loader."""
 
+    cache_type = "Stock"
+    cache_ttl_s = StockRow.cache_ttl_s
+    cache_codec: ClassVar[Codec[Any]] = PageCodec(StockPage, RowCodec(StockRow))
+
     def __init__(self, env: LoaderEnv, by_id: StockByIdLoader) -> None:
         super().__init__(env)
         self.by_id = by_id
+
+    def cache_part(self, key: StockPageKey) -> str:
+        return "page:" + digest(key.first, key.after_symbol, key.sector, key.search)
+
+    def on_cached(self, key: StockPageKey, value: StockPage) -> None:
+        for row in value.rows:
+            self.by_id.prime(row.id, row)
 
     async def load_batch(self, keys: Sequence[StockPageKey]) -> list[StockPage]:
         selects = [_page_query(i, key).select() for i, key in enumerate(keys)]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import Float, Subquery, case, cast, func, literal, select, union_all
 
+from app.cache import TRENDING_TAG, Codec
 from app.models import SentimentBucket, Stock
 from app.timeutil import HOUR
-from loaders.base import Loader, LoaderEnv
+from loaders.base import Loader, LoaderEnv, hour_part
+from loaders.codec import ListCodec, RowCodec
 from loaders.rows import TrendingRow
 from loaders.sentiment import window_start
 from loaders.stocks import STOCK_COLUMNS, StockByIdLoader, stock_row
@@ -65,12 +67,51 @@ def _ranking(index: int, key: TrendingKey, env: LoaderEnv) -> Subquery:
     )
 
 
+# Adaptive TTL: a ranking that barely moves and has volume lives longer (up to the maximum), one
+# whose counts jump lives shorter; a stale ranking is served while one request refreshes it.
+TRENDING_MAX_TTL_S = 600.0
+TRENDING_MIN_TTL_S = 30.0
+STABLE_CHANGE = 0.1
+MOVING_CHANGE = 0.5
+POPULAR_MENTIONS = 100
+
+
+def adaptive_ttl(rows: Sequence[TrendingRow], base_s: float) -> float:
+    """The TTL of a ranking: longer when it is stable and popular, shorter when it moves."""
+    if not rows:
+        return base_s
+    movement = max(abs(r.mention_change) for r in rows)
+    volume = sum(r.mention_count for r in rows)
+    floor = min(base_s, TRENDING_MIN_TTL_S)
+    if movement >= 2 * MOVING_CHANGE:
+        return max(base_s / 4, floor)
+    if movement >= MOVING_CHANGE:
+        return max(base_s / 2, floor)
+    if movement <= STABLE_CHANGE and volume >= POPULAR_MENTIONS:
+        return max(min(base_s * 2, TRENDING_MAX_TTL_S), base_s)
+    return base_s
+
+
 class TrendingLoader(Loader[TrendingKey, list[TrendingRow]]):
     """One ranking per (window, limit); the stocks ranked are primed into the by-id loader."""
+
+    cache_type = "trending"
+    cache_ttl_s = TrendingRow.cache_ttl_s
+    cache_stale_s = 60.0
+    cache_codec: ClassVar[Codec[Any]] = ListCodec(RowCodec(TrendingRow))
 
     def __init__(self, env: LoaderEnv, by_id: StockByIdLoader) -> None:
         super().__init__(env)
         self.by_id = by_id
+
+    def cache_part(self, key: TrendingKey) -> str:
+        return f"{key.window}:{key.limit}:h{hour_part(self.env.now)}"
+
+    def cache_tag(self, key: TrendingKey) -> str:
+        return TRENDING_TAG
+
+    def cache_ttl(self, key: TrendingKey, value: list[TrendingRow], base_s: float) -> float:
+        return adaptive_ttl(value, base_s)
 
     async def load_batch(self, keys: Sequence[TrendingKey]) -> list[list[TrendingRow]]:
         selects = [_ranking(i, key, self.env).select() for i, key in enumerate(keys)]
@@ -78,7 +119,7 @@ class TrendingLoader(Loader[TrendingKey, list[TrendingRow]]):
         grouped: list[list[TrendingRow]] = [[] for _ in keys]
         async with self.env.db.sessionmaker() as session:
             for r in await session.execute(stmt):
-                self.by_id.prime(r.id, stock_row(r))
+                self.prime_related(self.by_id, r.id, stock_row(r))
                 grouped[r.k].append(
                     TrendingRow(
                         stock_id=r.id,

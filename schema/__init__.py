@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from schema.budget import CostBudget
+from schema.caching import CachePolicy
 from schema.errors import MaskInternalErrors
+from schema.limits import DocumentLimits, StaticLimits
 from schema.query import Query
 from schema.timing import instrument
 from schema.tracing import Tracing
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    tracing = [lambda: Tracing(settings=settings)] if settings.trace_enabled else []
+    limits = StaticLimits.from_settings(settings)
+    extensions: list[Any] = [
+        MaskInternalErrors,
+        CachePolicy,
+        lambda: DocumentLimits(limits),  # parses too (cached), in place of ParserCache
+        lambda: ValidationCache(maxsize=512),
+        lambda: CostBudget(settings),
+    ]
+    if settings.trace_enabled:
+        extensions.insert(1, lambda: Tracing(settings=settings))
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
     schema = strawberry.Schema(
         query=Query,
-        extensions=[
-            MaskInternalErrors,
-            *tracing,
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-        ],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=extensions,
+        config=StrawberryConfig(
+            auto_camel_case=True, disable_field_suggestions=settings.is_production
+        ),
     )
     if settings.trace_enabled:
         instrument(schema)

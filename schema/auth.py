@@ -8,6 +8,7 @@ import strawberry
 from starlette.requests import HTTPConnection
 
 from app.apikeys import KeyRecord, authenticate
+from app.ratelimit import anonymous_client
 from app.resources import Resources
 from schema.errors import ApiError, Forbidden
 
@@ -31,7 +32,7 @@ class Principal:
 
     @classmethod
     def anonymous(cls, address: str) -> Principal:
-        return cls(client_id=f"ip:{address}", scopes=ANONYMOUS_SCOPES, tier="anonymous")
+        return cls(client_id=anonymous_client(address), scopes=ANONYMOUS_SCOPES, tier="anonymous")
 
     @classmethod
     def for_key(cls, key: KeyRecord) -> Principal:

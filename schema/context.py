@@ -30,5 +30,18 @@ class Context(BaseContext):
         if token is None:
             token = bearer_token(connection.headers.get("authorization"))
         principal = await identify(resources, connection, token)
-        env = LoaderEnv(db=resources.db, now=utcnow(), quotes=resources.quotes)
+        env = LoaderEnv(
+            db=resources.db, now=utcnow(), quotes=resources.quotes, cache=resources.cache
+        )
         return cls(resources=resources, principal=principal, loaders=Loaders.build(env))
+
+    async def authenticate_connection(self, params: object) -> None:
+        """Take the API key from a WebSocket `connection_init` payload (`authorization`)."""
+        if not isinstance(params, dict):
+            return
+        value = params.get("authorization", params.get("Authorization"))
+        if value is None:
+            return
+        token = bearer_token(str(value))
+        assert self.request is not None
+        self.principal = await identify(self.resources, self.request, token)

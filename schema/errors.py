@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("insitechart.errors")
@@ -65,6 +65,12 @@ class MaskInternalErrors(SchemaExtension):
     @staticmethod
     def _mask(error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        coded = bool((error.extensions or {}).get("code"))
+        request_error = error.path is None and (
+            original is None or isinstance(original, GraphQLError)
+        )
+        if request_error and not coded:
+            error.extensions = {**(error.extensions or {}), "code": request_error_code(error)}
         if original is None or isinstance(original, (ApiError, GraphQLError)):
             return error
         error_id = uuid.uuid4().hex[:16]
@@ -82,3 +88,12 @@ class MaskInternalErrors(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
         )
+
+
+def request_error_code(error: GraphQLError) -> str:
+    """Apollo's codes for the errors graphql-core raises without one."""
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"

@@ -42,9 +42,9 @@ class RequestTrace:
         self.sql_count += 1
         self.sql_ns += duration_ns
 
-    def record_cache(self, kind: str, hit: bool) -> None:
+    def record_cache(self, kind: str, hit: bool, count: int = 1) -> None:
         counts = self.cache_hits if hit else self.cache_misses
-        counts[kind] = counts.get(kind, 0) + 1
+        counts[kind] = counts.get(kind, 0) + count
 
 
 _current: ContextVar[RequestTrace | None] = ContextVar("insitechart_trace", default=None)

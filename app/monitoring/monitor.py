@@ -100,13 +100,18 @@ class Monitor:
             self.metrics.batch_size.labels(batch.loader).observe(batch.keys)
         self.requests.record(label, duration_s, bool(error_codes))
 
-    def record_cache(self, kind: str, hit: bool) -> None:
-        """Count one cache look-up; the cache's stats callback calls this."""
-        self.metrics.cache.labels(kind, "hit" if hit else "miss").inc()
-        self.cache.record(kind, hit)
+    def record_cache(self, kind: str, hit: bool, count: int = 1) -> None:
+        """Count cache look-ups of one type, in the metrics, the window and the request's trace."""
+        self.metrics.cache.labels(kind, "hit" if hit else "miss").inc(count)
+        self.cache.record(kind, hit, count)
         trace = collector.current()
         if trace is not None:
-            trace.record_cache(kind, hit)
+            trace.record_cache(kind, hit, count)
+
+    def cache_event(self, kind: str, event: str, count: int) -> None:
+        """The cache's `on_record` hook: its hits and misses; other events are its own stats."""
+        if event in ("hits", "misses"):
+            self.record_cache(kind, event == "hits", count)
 
     def sample(self) -> SystemSnapshot:
         """Read the system and pool figures now and publish them as gauges."""

@@ -104,17 +104,18 @@ class CacheWindow:
         self.clock = clock
         self._seconds: deque[tuple[int, dict[str, list[int]]]] = deque()
 
-    def record(self, kind: str, hit: bool) -> None:
+    def record(self, kind: str, hit: bool, count: int = 1) -> None:
         second = int(self.clock())
         if not self._seconds or self._seconds[-1][0] != second:
-            self._seconds.append((second, {}))
             self._prune()
+            self._seconds.append((second, {}))
         counts = self._seconds[-1][1].setdefault(kind, [0, 0])
-        counts[0 if hit else 1] += 1
+        counts[0 if hit else 1] += count
 
     def _prune(self) -> None:
         horizon = self.clock() - self.window_s
-        while self._seconds and self._seconds[0][0] < horizon:
+        # A second's counts leave the window once the whole second has.
+        while self._seconds and self._seconds[0][0] + 1 <= horizon:
             self._seconds.popleft()
 
     def ratios(self) -> list[CacheRatio]:

@@ -54,4 +54,5 @@ async def test_valid_key_reaches_the_schema(db: Database, client: httpx.AsyncCli
     body = await graphql(
         client, '{ stock(symbol: "AAPL") { symbol } }', Authorization=f"Bearer {token}"
     )
-    assert body == {"data": {"stock": None}}
+    assert body["data"] == {"stock": None}
+    assert "errors" not in body

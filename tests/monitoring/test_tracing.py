@@ -100,7 +100,8 @@ async def test_x_trace_gives_apollo_tracing_with_loader_batches_in_development(
     plain = await graphql(client, operations["MentionFeed"])
     assert "tracing" not in (plain.get("extensions") or {})
 
-    traced = await post(client, operations["MentionFeed"], {"X-Trace": "1"})
+    with count_statements() as statements:  # the field cache may serve some loads now
+        traced = await post(client, operations["MentionFeed"], {"X-Trace": "1"})
     tracing = traced["extensions"]["tracing"]
     assert tracing["version"] == 1
     assert tracing["duration"] > 0
@@ -111,7 +112,7 @@ async def test_x_trace_gives_apollo_tracing_with_loader_batches_in_development(
     assert first["returnType"] == "StockConnection!"
     loaders = [b["loader"] for b in tracing["execution"]["loaderBatches"]]
     assert sorted(loaders) == ["MentionPageLoader", "SentimentByStockLoader", "StockPageLoader"]
-    assert tracing["sql"]["statements"] == 3
+    assert tracing["sql"]["statements"] == statements.count
 
 
 @pytest.mark.parametrize(("scopes", "traced"), [(["read"], False), (["read", "admin"], True)])

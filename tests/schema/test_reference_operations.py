@@ -160,4 +160,5 @@ async def test_mention_by_id_and_unknown_stock_give_the_row_or_null(
         "stock": {"symbol": "DDD"},
     }
     missing = await graphql(client, '{ mention(id: "999999") { id } stock(symbol: "ZZZ") { id } }')
-    assert missing == {"data": {"mention": None, "stock": None}}
+    assert missing["data"] == {"mention": None, "stock": None}
+    assert "errors" not in missing

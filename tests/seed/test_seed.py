@@ -166,3 +166,15 @@ async def test_failure_midway_keeps_the_committed_batches_and_a_rerun_completes(
     rest = await seed(db, SMALL, now=NOW)
     assert (rest.first_index, rest.mentions_added) == (256, 344)
     assert await count_mentions(db) == 600
+
+
+async def test_other_ids_with_the_seed_prefix_do_not_confuse_the_seed(db: Database) -> None:
+    await seed(db, replace(SMALL, mentions=100), now=NOW)
+    stranger = {c: getattr((await mention_rows(db))[0], c) for c in MENTION_COLUMNS}
+    async with db.sessionmaker.begin() as session:
+        await store_mentions(session, [{**stranger, "external_id": "seed-999x"}])
+        await store_mentions(session, [{**stranger, "external_id": "seed-"}])
+
+    rest = await seed(db, SMALL, now=NOW)
+
+    assert (rest.first_index, rest.mentions_added) == (100, 500)

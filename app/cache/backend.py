@@ -1,0 +1,33 @@
+"""What a cache backend does: bytes in, bytes out, batched, never raising for its own trouble."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Backend(Protocol):
+    """A store of bytes by key. Every call is one round trip, whatever the number of keys.
+
+    A backend in trouble answers as if empty (misses, no leases, writes dropped); it never raises,
+    so a cache outage degrades to the database instead of failing requests.
+    """
+
+    name: str
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def set_many(
+        self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()
+    ) -> None:
+        """Store (key, value, ttl_s) items and delete `delete` keys, in one round trip."""
+
+    async def lease_many(self, keys: Sequence[str], ttl_ms: int) -> list[bool]:
+        """Take a short exclusive lease on each key; False where another process holds it."""
+
+    async def bump_many(self, keys: Sequence[str]) -> None:
+        """Advance each generation counter (which never expires)."""
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...

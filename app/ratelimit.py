@@ -1,0 +1,149 @@
+"""Token buckets of cost points per client: in Redis (one atomic Lua script) or in-process.
+
+A bucket holds up to `capacity` points and refills at `rate` points per second. Taking more than it
+holds is refused with the seconds to wait; a negative take is a refund (capped at the capacity).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.config import Settings
+
+log = logging.getLogger("insitechart.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    capacity: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    available: float
+    retry_after_s: int  # 0 when allowed
+
+
+def decide(allowed: bool, available: float, cost: float, rate: Rate) -> Decision:
+    wait = 0 if allowed else max(1, math.ceil((cost - available) / rate.per_s))
+    return Decision(allowed, available, wait)
+
+
+class Buckets(Protocol):
+    async def take(self, client: str, cost: float, rate: Rate) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryBuckets:
+    """Buckets of one process, bounded: the least recently seen clients are forgotten first."""
+
+    def __init__(self, max_clients: int = 100_000) -> None:
+        self.max_clients = max_clients
+        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    async def take(self, client: str, cost: float, rate: Rate) -> Decision:
+        now = time.monotonic()
+        tokens, stamp = self._state.pop(client, (float(rate.capacity), now))
+        tokens = min(rate.capacity, tokens + max(0.0, now - stamp) * rate.per_s)
+        allowed = cost <= tokens
+        if allowed:
+            tokens = min(rate.capacity, tokens - cost)
+        self._state[client] = (tokens, now)
+        if len(self._state) > self.max_clients:
+            self._state.popitem(last=False)
+        return decide(allowed, tokens, cost, rate)
+
+    async def close(self) -> None:
+        self._state.clear()
+
+
+# KEYS[1] bucket; ARGV: capacity, points per second, cost (negative: refund). Redis's own clock,
+# so every app instance sees the same time.
+TAKE_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local stamp = tonumber(state[2])
+if tokens == nil or stamp == nil then
+  tokens = capacity
+  stamp = now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
+local allowed = 0
+if cost <= tokens then
+  tokens = math.min(capacity, tokens - cost)
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisBuckets:
+    """Buckets shared by every app instance that points at the same Redis.
+
+    While Redis is unreachable, each process falls back to its own buckets: budgets get looser
+    (one per process), but the API keeps answering.
+    """
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._script: Any = redis.register_script(TAKE_SCRIPT)
+        self.fallback = MemoryBuckets()
+
+    async def take(self, client: str, cost: float, rate: Rate) -> Decision:
+        try:
+            allowed, tokens = await self._script(
+                keys=[self.prefix + client], args=[rate.capacity, rate.per_s, cost]
+            )
+        except RedisError as exc:
+            log.warning(
+                "budget: Redis unavailable (%s), using in-process buckets", type(exc).__name__
+            )
+            return await self.fallback.take(client, cost, rate)
+        return decide(bool(allowed), float(tokens), cost, rate)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def open_buckets(settings: Settings) -> Buckets:
+    if settings.redis_url is None:
+        return MemoryBuckets()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    return RedisBuckets(redis, settings.budget_key_prefix)
+
+
+def anonymous_client(address: str) -> str:
+    """The client id an anonymous caller's budget is counted against: its address."""
+    return f"ip:{address}"
+
+
+def tier_rate(settings: Settings, tier: str) -> Rate:
+    """The budget of a tier; anything unknown gets the anonymous one."""
+    rates = {
+        "anonymous": Rate(
+            settings.budget_anonymous_capacity, settings.budget_anonymous_restore_per_s
+        ),
+        "free": Rate(settings.budget_free_capacity, settings.budget_free_restore_per_s),
+        "partner": Rate(settings.budget_partner_capacity, settings.budget_partner_restore_per_s),
+        "internal": Rate(settings.budget_internal_capacity, settings.budget_internal_restore_per_s),
+    }
+    return rates.get(tier, rates["anonymous"])

@@ -1,0 +1,317 @@
+"""The response cache and automatic persisted queries, in front of the GraphQL router.
+
+A hit is answered here: no parsing, validation or execution. Whether a result may be shared,
+and for how long, is decided by the schema (schema/caching.py) and left in the request state.
+Callers with an API key are never served from, nor stored into, the shared cache.
+
+`extensions.cost` is the caller's own (its budget), so it is stripped from the stored body and
+rebuilt on every hit. A hit executes nothing, so it is charged HIT_COST points, whatever the
+operation's requested cost. The ETag is weak, as bodies differ in that extension alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.cache import RESPONSES_TAG, Cache
+from app.config import Settings
+from app.graphql_request import GraphQLRequest, parse, read_body, replay
+from app.ratelimit import anonymous_client, tier_rate
+
+POLICY_STATE_KEY = "cache_policy"  # set by schema/caching.py: seconds it may be shared, or None
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# A document that starts with a mutation or subscription is never shared: skip the lookup.
+NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
+JSON = (b"content-type", b"application/json")
+HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
+
+
+def _error(message: str, code: str, **extra: object) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
+
+
+def _refusal(message: str, code: str, **extra: object) -> bytes:
+    """A request refused before execution: `data` is null, as the GraphQL extensions send it."""
+    error = {"message": message, "extensions": {"code": code, **extra}}
+    return orjson.dumps({"data": None, "errors": [error]})
+
+
+class ResponseCache:
+    def __init__(self, app: ASGIApp, settings: Settings, schema_version: str) -> None:
+        self.app = app
+        self.settings = settings
+        self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
+        self.apq_prefix = f"{settings.cache_namespace}:apq:"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cache = self._cache(scope)
+        if (
+            cache is None
+            or scope["type"] != "http"
+            or scope["path"].rstrip("/") != "/graphql"
+            or scope["method"] not in ("GET", "POST")
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, messages = await read_body(receive) if scope["method"] == "POST" else (b"", [])
+        complete = not messages or not messages[-1].get("more_body", False)
+        request = parse(scope, body, complete)
+        replayed_body: bytes | None = None
+        if request is not None and request.extensions.get("persistedQuery") is not None:
+            outcome = await self._persisted(cache, request, scope)
+            if isinstance(outcome, bytes):
+                status = 200 if b"PERSISTED_QUERY_NOT_FOUND" in outcome else 400
+                await _send(send, status, outcome, [(b"cache-control", b"no-store")])
+                return
+            scope, replayed_body = outcome
+        receive = replay(messages, replayed_body, receive)
+        headers = Headers(scope=scope)
+        if (
+            request is None
+            or request.query is None
+            or not self.settings.cache_response_enabled
+            or "authorization" in headers
+            or "x-trace" in headers  # a traced response is for its caller only
+            or NOT_A_QUERY.match(request.query)
+        ):
+            await self.app(scope, receive, _private(send))
+            return
+        await self._cached(cache, request, scope, receive, send, headers)
+
+    def _cache(self, scope: Scope) -> Cache | None:
+        resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
+        return getattr(resources, "cache", None)
+
+    async def _persisted(
+        self, cache: Cache, request: GraphQLRequest, scope: Scope
+    ) -> bytes | tuple[Scope, bytes | None]:
+        """Apollo's protocol: a known hash stands for its query; a new one is registered."""
+        persisted = request.extensions["persistedQuery"]
+        digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+            return _error(
+                "extensions.persistedQuery.sha256Hash must be 64 lower-case hex digits",
+                "BAD_USER_INPUT",
+                field="extensions.persistedQuery.sha256Hash",
+            )
+        if self.settings.cache_apq_ttl_s <= 0:
+            return _error("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
+        key = self.apq_prefix + digest
+        if request.query is not None:
+            if hashlib.sha256(request.query.encode()).hexdigest() != digest:
+                return _error(
+                    "provided sha256Hash does not match the query",
+                    "PERSISTED_QUERY_HASH_MISMATCH",
+                )
+            await cache.backend.set_many(
+                [(key, request.query.encode(), self.settings.cache_apq_ttl_s)]
+            )
+            return scope, None
+        (stored,) = await cache.backend.get_many([key])
+        if stored is None:
+            return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+        return request.with_query(scope, stored.decode())
+
+    async def _cached(
+        self,
+        cache: Cache,
+        request: GraphQLRequest,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+    ) -> None:
+        key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
+        generation_key = cache.generation_key(RESPONSES_TAG)
+        raw, generation_raw = await cache.backend.get_many([key, generation_key])
+        generation = int(generation_raw) if generation_raw else 0
+        hit = _decode(raw, generation)
+        if hit is not None:
+            expires, etag, requested, body = hit
+            max_age = int(expires - time.time())
+            if max_age > 0:
+                cache.record("response", "hits")
+                shared = [
+                    (b"cache-control", f"public, max-age={max_age}".encode()),
+                    (b"etag", etag.encode()),
+                    (b"x-cache", b"HIT"),
+                ]
+                if request.method == "GET" and etag in headers.get("if-none-match", ""):
+                    await _send(send, 304, b"", shared, content_type=False)
+                    return
+                status, answer = await self._charge_hit(scope, body, requested)
+                if status != 200:
+                    retry = orjson.loads(answer)["errors"][0]["extensions"]["retryAfter"]
+                    throttled = [(b"retry-after", str(retry).encode())]
+                    await _send(send, status, answer, [*throttled, (b"cache-control", b"no-store")])
+                    return
+                await _send(send, 200, answer, shared)
+                return
+        cache.record("response", "misses")
+        state = scope.setdefault("state", {})
+        recorder = _Recorder(send)
+        await self.app(scope, receive, recorder.send)
+        ttl = state.get(POLICY_STATE_KEY)
+        body = recorder.body
+        if (
+            recorder.status != 200
+            or recorder.streaming
+            or not isinstance(ttl, (int, float))
+            or ttl < 1
+            or len(body) > self.settings.cache_response_max_bytes
+            or b'"errors"' in body
+        ):
+            await recorder.flush([(b"cache-control", b"no-store")])
+            return
+        shared_body, requested = _without_cost(body)
+        etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
+        entry = orjson.dumps([generation, time.time() + ttl, etag, requested]) + b"\n" + shared_body
+        await cache.backend.set_many([(key, entry, ttl)])
+        cache.record("response", "writes")
+        await recorder.flush(
+            [
+                (b"cache-control", f"public, max-age={int(ttl)}".encode()),
+                (b"etag", etag.encode()),
+                (b"x-cache", b"MISS"),
+            ]
+        )
+
+    async def _charge_hit(self, scope: Scope, body: bytes, requested: int) -> tuple[int, bytes]:
+        """Charge a hit to the caller's budget and give it the stored body with its own cost.
+
+        A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
+        cost; a client that floods even cached operations is still throttled (429).
+        """
+        resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
+        buckets = getattr(resources, "buckets", None)
+        if buckets is None:
+            return 200, body
+        client = scope.get("client")
+        rate = tier_rate(self.settings, "anonymous")
+        address = client[0] if client else "unknown"
+        decision = await buckets.take(anonymous_client(address), HIT_COST, rate)
+        if not decision.allowed:
+            return 429, _refusal(
+                f"cost budget exhausted: {int(decision.available)} points are available; "
+                f"retry in {decision.retry_after_s} s",
+                "THROTTLED",
+                cost=HIT_COST,
+                available=int(decision.available),
+                retryAfter=decision.retry_after_s,
+            )
+        document = orjson.loads(body)
+        document.setdefault("extensions", {})["cost"] = {
+            "requestedQueryCost": requested,
+            "actualQueryCost": HIT_COST,
+            "throttleStatus": {
+                "maximumAvailable": rate.capacity,
+                "currentlyAvailable": int(decision.available),
+                "restoreRate": rate.per_s,
+            },
+        }
+        return 200, orjson.dumps(document)
+
+
+def _without_cost(body: bytes) -> tuple[bytes, int]:
+    """The body without the caller's `extensions.cost`, and the requested cost it reported."""
+    document = orjson.loads(body)
+    extensions = document.get("extensions") if isinstance(document, dict) else None
+    if not isinstance(extensions, dict) or "cost" not in extensions:
+        return body, 0
+    cost = extensions.pop("cost")
+    if not extensions:
+        del document["extensions"]
+    requested = cost.get("requestedQueryCost", 0) if isinstance(cost, dict) else 0
+    return orjson.dumps(document), int(requested)
+
+
+def _decode(raw: bytes | None, generation: int) -> tuple[float, str, int, bytes] | None:
+    if raw is None:
+        return None
+    head, _, body = raw.partition(b"\n")
+    try:
+        stored_generation, expires, etag, requested = orjson.loads(head)
+    except (orjson.JSONDecodeError, ValueError):
+        return None
+    if stored_generation != generation:
+        return None
+    return float(expires), str(etag), int(requested), body
+
+
+class _Recorder:
+    """Holds a response back until it is complete, so headers can still be added."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+        self.streaming = False
+        self.done = False
+
+    @property
+    def status(self) -> int:
+        return int(self.start["status"]) if self.start else 0
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    async def send(self, message: Message) -> None:
+        if self.streaming:
+            await self._send(message)
+            return
+        if message["type"] == "http.response.start":
+            self.start = message
+            return
+        if message["type"] != "http.response.body":
+            await self._send(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            # A stream (multipart, subscriptions over HTTP) is passed through, never cached.
+            self.streaming = True
+            await self.flush([])
+            return
+        self.done = True
+
+    async def flush(self, extra_headers: list[tuple[bytes, bytes]]) -> None:
+        if self.start is None:
+            return
+        start, self.start = self.start, None
+        headers = [(k, v) for k, v in start.get("headers", []) if k != b"cache-control"]
+        await self._send({**start, "headers": headers + extra_headers})
+        body, self.chunks = self.body, []
+        await self._send({"type": "http.response.body", "body": body, "more_body": not self.done})
+
+
+def _private(send: Send) -> Send:
+    """Mark responses that depend on the caller (or cannot be told apart) as not storable."""
+
+    async def private_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k != b"cache-control"]
+            headers.append((b"cache-control", b"private, no-store"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return private_send
+
+
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    content_type: bool = True,
+) -> None:
+    all_headers = [*headers, (b"content-length", str(len(body)).encode())]
+    if content_type:
+        all_headers.append(JSON)
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

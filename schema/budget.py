@@ -1,0 +1,136 @@
+"""Before an operation runs: check its scopes, charge its cost; report `extensions.cost`.
+
+The requested cost is taken before execution (refused with MAX_COST_EXCEEDED over the limit, or
+THROTTLED with HTTP 429 and Retry-After when the bucket is short); once the operation has run, the
+difference between requested and actual cost is given back, as Shopify does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, OperationType
+from strawberry.extensions import SchemaExtension
+
+from app.config import Settings
+from app.ratelimit import Decision, Rate, tier_rate
+from schema.auth import Principal
+from schema.cost import CostAnalysis, select_operation
+from schema.scopes import first_missing
+
+
+class CostBudget(SchemaExtension):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.requested = 0
+        self.actual = 0
+        self.decision: Decision | None = None
+        self.rate: Rate | None = None
+
+    def _principal(self) -> Principal | None:
+        principal = getattr(self.execution_context.context, "principal", None)
+        return principal if isinstance(principal, Principal) else None
+
+    def _buckets(self) -> Any:
+        resources = getattr(self.execution_context.context, "resources", None)
+        return getattr(resources, "buckets", None)
+
+    def _refuse(self, error: GraphQLError) -> None:
+        self.execution_context.result = ExecutionResult(data=None, errors=[error])
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        principal = self._principal()
+        buckets = self._buckets()
+        document = context.graphql_document
+        operation = (
+            select_operation(document, context.operation_name) if document is not None else None
+        )
+        if principal is None or buckets is None or operation is None or document is None:
+            yield
+            return
+        if operation.operation is OperationType.SUBSCRIPTION:
+            # Strawberry subscribes even when an extension set a result: a refusal here would not
+            # hold. Subscriptions still pass the static limits, checked while validating.
+            yield
+            return
+        analysis = CostAnalysis(
+            context.schema._schema, document, self.settings.cost_default_list_size
+        )
+        self.rate = tier_rate(self.settings, principal.tier)
+        missing = first_missing(analysis, operation, principal.scopes)
+        if missing is not None:
+            field, scope = missing
+            self._refuse(
+                GraphQLError(
+                    f"{field}: needs an API key with the '{scope}' scope",
+                    extensions={"code": "FORBIDDEN", "field": field, "scope": scope},
+                )
+            )
+            yield
+            return
+        self.requested = analysis.requested(operation, context.variables)
+        limit = min(self.settings.cost_max_query, self.rate.capacity)
+        if self.requested > limit:
+            self._refuse(
+                GraphQLError(
+                    f"query cost {self.requested} exceeds the limit of {limit}",
+                    extensions={
+                        "code": "MAX_COST_EXCEEDED",
+                        "cost": self.requested,
+                        "limit": limit,
+                    },
+                )
+            )
+            yield
+            return
+        self.decision = await buckets.take(principal.client_id, self.requested, self.rate)
+        if not self.decision.allowed:
+            self._throttle(self.decision)
+            yield
+            return
+        yield
+        result = context.result
+        self.actual = analysis.actual(operation, getattr(result, "data", None))
+        refund = self.requested - self.actual
+        if refund > 0:
+            self.decision = await buckets.take(principal.client_id, -refund, self.rate)
+
+    def _throttle(self, decision: Decision) -> None:
+        retry = decision.retry_after_s
+        self._refuse(
+            GraphQLError(
+                f"cost budget exhausted: this query costs {self.requested}, "
+                f"{int(decision.available)} points are available; retry in {retry} s",
+                extensions={
+                    "code": "THROTTLED",
+                    "cost": self.requested,
+                    "available": int(decision.available),
+                    "retryAfter": retry,
+                },
+            )
+        )
+        response = getattr(self.execution_context.context, "response", None)
+        if response is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry)
+
+    async def get_results(self) -> dict[str, Any]:
+        principal = self._principal()
+        buckets = self._buckets()
+        if principal is None or buckets is None:
+            return {}
+        rate = self.rate or tier_rate(self.settings, principal.tier)
+        decision = self.decision or await buckets.take(principal.client_id, 0, rate)
+        return {
+            "cost": {
+                "requestedQueryCost": self.requested,
+                "actualQueryCost": self.actual,
+                "throttleStatus": {
+                    "maximumAvailable": rate.capacity,
+                    "currentlyAvailable": int(decision.available),
+                    "restoreRate": rate.per_s,
+                },
+            }
+        }

@@ -1,0 +1,239 @@
+"""Query cost: what an operation may cost before it runs, and what it cost once it ran.
+
+Every object costs 1, or the `cost` in its field's metadata
+(`strawberry.field(metadata={"cost": 5})`); scalars cost 0 unless their metadata says otherwise.
+A list field multiplies its selection by the size it asks for (`first`, `last`, `limit`, or the
+length of a list argument such as `symbols`); a connection hands its `first`/`last` to its `nodes`
+and `edges`. Edge wrappers are free, so `edges { node }` costs what `nodes` does. The actual cost
+walks the result with the same weights and the real list sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+)
+from graphql.pyutils import Undefined
+
+SIZE_ARGUMENTS = ("first", "last", "limit")
+DEFINITION_BACKREF = "strawberry-definition"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCost:
+    weight: int
+    named: GraphQLNamedType
+    composite: bool
+    is_list: bool
+    is_connection: bool
+    sized: bool  # has a first/last/limit or list argument
+
+
+def field_cost(field: GraphQLField) -> FieldCost:
+    """The cost facts of a schema field, worked out once and kept on the field."""
+    cached: FieldCost | None = getattr(field, "_insitechart_cost", None)
+    if cached is not None:
+        return cached
+    named = get_named_type(field.type)
+    composite = isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
+    inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    default = 0 if not composite or named.name.endswith("Edge") else 1
+    sized = any(
+        name in SIZE_ARGUMENTS or isinstance(get_nullable_type(arg.type), GraphQLList)
+        for name, arg in field.args.items()
+    )
+    cost = FieldCost(
+        weight=declared_weight(field, default),
+        named=named,
+        composite=composite,
+        is_list=isinstance(inner, GraphQLList),
+        is_connection=named.name.endswith("Connection"),
+        sized=sized,
+    )
+    field._insitechart_cost = cost  # type: ignore[attr-defined]
+    return cost
+
+
+def declared_weight(field: GraphQLField, default: int) -> int:
+    """The `cost` declared in the Strawberry field's metadata, else `default`."""
+    definition = (field.extensions or {}).get(DEFINITION_BACKREF)
+    metadata = getattr(definition, "metadata", None) or {}
+    cost = metadata.get("cost")
+    return int(cost) if isinstance(cost, int) and cost >= 0 else default
+
+
+class CostAnalysis:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, default_list_size: int
+    ) -> None:
+        self.schema = schema
+        self.default_list_size = default_list_size
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def root_type(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+        if operation.operation is OperationType.MUTATION:
+            return self.schema.mutation_type
+        if operation.operation is OperationType.SUBSCRIPTION:
+            return self.schema.subscription_type
+        return self.schema.query_type
+
+    def fields(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        seen: frozenset[str] = frozenset(),
+    ) -> Iterator[tuple[FieldNode, GraphQLField]]:
+        """The fields a selection set asks of `parent`, through inline fragments and spreads."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                owned = getattr(parent, "fields", None) or {}
+                field = owned.get(selection.name.value)
+                if field is not None:
+                    yield selection, field
+            elif isinstance(selection, InlineFragmentNode):
+                yield from self.fields(
+                    selection.selection_set, self._narrow(parent, selection.type_condition), seen
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    narrowed = self._narrow(parent, fragment.type_condition)
+                    yield from self.fields(fragment.selection_set, narrowed, seen | {name})
+
+    def _narrow(self, parent: GraphQLNamedType, condition: Any) -> GraphQLNamedType:
+        if condition is None:
+            return parent
+        return self.schema.get_type(condition.name.value) or parent
+
+    def requested(
+        self, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+    ) -> int:
+        root = self.root_type(operation)
+        if root is None:
+            return 0
+        values = dict(variables or {})
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if values.get(name) is None and definition.default_value is not None:
+                values[name] = literal(definition.default_value, {})
+        return self._requested(operation.selection_set, root, values, None)
+
+    def _requested(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        variables: dict[str, Any],
+        inherited: int | None,
+    ) -> int:
+        total = 0
+        for node, field in self.fields(selection_set, parent):
+            cost = field_cost(field)
+            if not cost.composite or node.selection_set is None:
+                total += cost.weight
+                continue
+            size = requested_size(node, field, variables) if cost.sized else None
+            named = cost.named
+            if cost.is_list:
+                count = size or inherited or self.default_list_size
+                below = self._requested(node.selection_set, named, variables, None)
+                total += count * (cost.weight + below)
+            elif cost.is_connection:
+                passed = size or self.default_list_size
+                total += cost.weight + self._requested(node.selection_set, named, variables, passed)
+            else:
+                total += cost.weight + self._requested(node.selection_set, named, variables, None)
+        return total
+
+    def actual(self, operation: OperationDefinitionNode, data: Mapping[str, Any] | None) -> int:
+        root = self.root_type(operation)
+        if root is None or not data:
+            return 0
+        return self._actual(operation.selection_set, root, data)
+
+    def _actual(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, data: Mapping[str, Any]
+    ) -> int:
+        total = 0
+        for node, field in self.fields(selection_set, parent):
+            key = node.alias.value if node.alias else node.name.value
+            value = data.get(key)
+            cost = field_cost(field)
+            if value is None:
+                continue
+            if not cost.composite or node.selection_set is None:
+                total += cost.weight
+                continue
+            named = cost.named
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, Mapping):
+                    total += cost.weight + self._actual(node.selection_set, named, item)
+        return total
+
+
+def literal(value: ValueNode, variables: Mapping[str, Any]) -> Any:
+    """What an argument says, as far as sizes go: an int, a list (its length counts), or None.
+
+    Read straight from the document and the raw variables: cheaper than graphql-core's coercion,
+    and a value of the wrong type is refused by execution anyway, with a clear error.
+    """
+    if isinstance(value, VariableNode):
+        return variables.get(value.name.value)
+    if isinstance(value, IntValueNode):
+        return int(value.value)
+    if isinstance(value, ListValueNode):
+        return value.values
+    return None
+
+
+def requested_size(
+    node: FieldNode, field: GraphQLField, variables: Mapping[str, Any]
+) -> int | None:
+    """The list size a field asks for: first/last/limit, else the length of a list argument."""
+    given = {arg.name.value: literal(arg.value, variables) for arg in node.arguments or ()}
+    for name in SIZE_ARGUMENTS:
+        value = given.get(name, field.args[name].default_value if name in field.args else None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    for name, arg in field.args.items():
+        value = given.get(name, arg.default_value)
+        if value is not Undefined and isinstance(value, list | tuple):
+            return max(len(value), 1)
+    return None
+
+
+def select_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == operation_name), None)

@@ -1,0 +1,245 @@
+"""Static limits on a GraphQL document, all checked before anything executes.
+
+Size and tokens are checked while parsing; depth, aliases, root fields and directives per field by a
+validation rule (cached with the document, since none of them depends on variables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    parse,
+)
+from strawberry.extensions import SchemaExtension
+
+from app.config import Settings
+
+TOKENS_ABORT = "Document contains more than"
+
+
+@dataclass(frozen=True, slots=True)
+class StaticLimits:
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_document_bytes: int
+    max_root_fields: int
+    max_directives_per_field: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StaticLimits:
+        return cls(
+            max_depth=settings.limits_max_depth,
+            max_aliases=settings.limits_max_aliases,
+            max_tokens=settings.limits_max_tokens,
+            max_document_bytes=settings.limits_max_document_bytes,
+            max_root_fields=settings.limits_max_root_fields,
+            max_directives_per_field=settings.limits_max_directives_per_field,
+        )
+
+
+def limit_error(
+    code: str, message: str, limit: int, value: int | None = None, node: Any = None
+) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": code, "limit": limit}
+    if value is not None:
+        extensions["value"] = value
+    return GraphQLError(message, nodes=node, extensions=extensions)
+
+
+class DocumentShape:
+    """Depth, aliases and root fields of an operation, fragments expanded once each (memoised)."""
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self._depth: dict[str, int] = {}
+        self._aliases: dict[str, int] = {}
+        self._open: set[str] = set()  # cycles are reported by NoFragmentCycles; count them as 0
+
+    def _fragment(
+        self, name: str, memo: dict[str, int], measure: Callable[[SelectionSetNode], int]
+    ) -> int:
+        if name in memo:
+            return memo[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._open:
+            return 0
+        self._open.add(name)
+        try:
+            memo[name] = measure(fragment.selection_set)
+        finally:
+            self._open.discard(name)
+        return memo[name]
+
+    def depth(self, selection_set: SelectionSetNode) -> int:
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in ("__schema", "__type"):
+                    continue  # introspection is bounded by the tokens limit and off in production
+                below = self.depth(selection.selection_set) if selection.selection_set else 0
+                deepest = max(deepest, 1 + below)
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                deepest = max(deepest, self._fragment(name, self._depth, self.depth))
+        return deepest
+
+    def aliases(self, selection_set: SelectionSetNode) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += selection.alias is not None
+                if selection.selection_set:
+                    total += self.aliases(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.aliases(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment(selection.name.value, self._aliases, self.aliases)
+        return total
+
+    def root_fields(
+        self, selection_set: SelectionSetNode, seen: frozenset[str] = frozenset()
+    ) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += selection.name.value != "__typename"
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.root_fields(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None and fragment.name.value not in seen:
+                    total += self.root_fields(fragment.selection_set, seen | {fragment.name.value})
+        return total
+
+
+def shape_rule(limits: StaticLimits) -> type[ASTValidationRule]:
+    """A validation rule refusing operations over the depth, alias, root-field, directive limits."""
+
+    class ShapeLimits(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            fragments = {
+                d.name.value: d
+                for d in context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            self.shape = DocumentShape(fragments)
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            for error in self._check(node):
+                self.report_error(error)
+
+        def _check(self, node: OperationDefinitionNode) -> Iterator[GraphQLError]:
+            depth = self.shape.depth(node.selection_set)
+            if depth > limits.max_depth:
+                yield limit_error(
+                    "MAX_DEPTH_EXCEEDED",
+                    f"query depth {depth} exceeds the limit of {limits.max_depth}",
+                    limits.max_depth,
+                    depth,
+                    node,
+                )
+            aliases = self.shape.aliases(node.selection_set)
+            if aliases > limits.max_aliases:
+                yield limit_error(
+                    "MAX_ALIASES_EXCEEDED",
+                    f"{aliases} aliases exceed the limit of {limits.max_aliases}",
+                    limits.max_aliases,
+                    aliases,
+                    node,
+                )
+            roots = self.shape.root_fields(node.selection_set)
+            if roots > limits.max_root_fields:
+                yield limit_error(
+                    "MAX_ROOT_FIELDS_EXCEEDED",
+                    f"{roots} root fields exceed the limit of {limits.max_root_fields}",
+                    limits.max_root_fields,
+                    roots,
+                    node,
+                )
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            count = len(node.directives or ())
+            if count > limits.max_directives_per_field:
+                self.report_error(
+                    limit_error(
+                        "MAX_DIRECTIVES_EXCEEDED",
+                        f"field '{node.name.value}' has {count} directives; the limit is "
+                        f"{limits.max_directives_per_field}",
+                        limits.max_directives_per_field,
+                        count,
+                        node,
+                    )
+                )
+
+    return ShapeLimits
+
+
+@lru_cache(maxsize=512)
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
+    """Parse with a token cap; a document over it is refused with MAX_TOKENS_EXCEEDED."""
+    try:
+        return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
+    except GraphQLSyntaxError as exc:
+        if TOKENS_ABORT in exc.message:
+            raise limit_error(
+                "MAX_TOKENS_EXCEEDED",
+                f"the document has more than {max_tokens} tokens",
+                max_tokens,
+            ) from None
+        raise
+
+
+class DocumentLimits(SchemaExtension):
+    """Refuse oversized documents before parsing; parse (cached) under the token cap."""
+
+    def __init__(self, limits: StaticLimits) -> None:
+        self.limits = limits
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = (
+            *self.execution_context.validation_rules,
+            shape_rule_for(self.limits),
+        )
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query is not None:
+            size = len(context.query.encode("utf-8"))
+            if size > self.limits.max_document_bytes:
+                raise limit_error(
+                    "DOCUMENT_TOO_LARGE",
+                    f"the document is {size} bytes; the limit is {self.limits.max_document_bytes}",
+                    self.limits.max_document_bytes,
+                    size,
+                )
+            try:
+                context.graphql_document = parse_document(context.query, self.limits.max_tokens)
+            except GraphQLSyntaxError:
+                pass  # Strawberry parses again and reports the syntax error its usual way
+        yield
+
+
+@lru_cache(maxsize=16)
+def shape_rule_for(limits: StaticLimits) -> type[ASTValidationRule]:
+    # One class per set of limits, so ValidationCache (keyed by the rules) keeps hitting.
+    return shape_rule(limits)

@@ -1,0 +1,55 @@
+"""Scopes an operation needs, read from the fields it selects, so FORBIDDEN comes before execution.
+
+A field declares its scope beside itself: `strawberry.field(metadata={"scope": "admin"})`. A root
+mutation field that declares none needs `ingest`: anonymous clients (scope `read`) never write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLField, GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
+
+from schema.cost import DEFINITION_BACKREF, CostAnalysis, field_cost
+
+DEFAULT_MUTATION_SCOPE = "ingest"
+
+
+def declared_scope(field: GraphQLField) -> str | None:
+    definition = (field.extensions or {}).get(DEFINITION_BACKREF)
+    metadata = getattr(definition, "metadata", None) or {}
+    scope = metadata.get("scope")
+    return scope if isinstance(scope, str) else None
+
+
+def required_scopes(
+    analysis: CostAnalysis, operation: OperationDefinitionNode
+) -> Iterator[tuple[str, str]]:
+    """(field name, scope) for every selected field that needs a scope."""
+    root = analysis.root_type(operation)
+    if root is None:
+        return
+    is_mutation = root is analysis.schema.mutation_type
+    for node, field in analysis.fields(operation.selection_set, root):
+        scope = declared_scope(field) or (DEFAULT_MUTATION_SCOPE if is_mutation else None)
+        if scope is not None:
+            yield node.name.value, scope
+        if node.selection_set is not None:
+            yield from _nested(analysis, node.selection_set, field_cost(field).named)
+
+
+def _nested(
+    analysis: CostAnalysis, selection_set: SelectionSetNode, parent: GraphQLNamedType
+) -> Iterator[tuple[str, str]]:
+    for node, field in analysis.fields(selection_set, parent):
+        scope = declared_scope(field)
+        if scope is not None:
+            yield node.name.value, scope
+        if node.selection_set is not None:
+            yield from _nested(analysis, node.selection_set, field_cost(field).named)
+
+
+def first_missing(
+    analysis: CostAnalysis, operation: OperationDefinitionNode, granted: frozenset[str]
+) -> tuple[str, str] | None:
+    return next(((f, s) for f, s in required_scopes(analysis, operation) if s not in granted), None)

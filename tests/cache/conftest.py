@@ -1,0 +1,104 @@
+"""Cache test fixtures: settings per cache backend, a unique key namespace, Redis command logs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from app.cache import Cache, RedisBackend
+from app.config import Settings
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, namespace: str) -> AsyncIterator[redis.Redis]:
+    """A plain client on the test Redis; the test's keys are deleted afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+def cache_settings(settings: Settings, namespace: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": settings.database_url,
+        "redis_url": None,
+        "log_level": "warning",
+        "cache_namespace": namespace,
+        "cache_response_enabled": False,  # field-cache tests see every request reach the loaders
+        "cache_warm_on_start": False,
+        "cache_warm_interval_s": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cached_settings(request: pytest.FixtureRequest, settings: Settings, namespace: str) -> Settings:
+    """Settings with the field cache on: in-process LRU, or Redis (TEST_REDIS_URL)."""
+    if request.param == "memory":
+        return cache_settings(settings, namespace)
+    request.getfixturevalue("redis_client")  # cleans the namespace up afterwards
+    return cache_settings(settings, namespace, redis_url=request.getfixturevalue("redis_url"))
+
+
+class CommandLog:
+    """Every command a Redis client sends: one entry per round trip (a pipeline is one entry)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.round_trips: list[list[str]] = []
+        execute_command: Any = client.execute_command
+        make_pipeline = client.pipeline
+
+        async def counted_command(*args: Any, **options: Any) -> Any:
+            self.round_trips.append([_name(args)])
+            return await execute_command(*args, **options)
+
+        def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make_pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            async def counted_execute(*eargs: Any, **ekwargs: Any) -> Any:
+                self.round_trips.append([_name(a) for a, _ in pipe.command_stack])
+                return await execute(*eargs, **ekwargs)
+
+            setattr(pipe, "execute", counted_execute)  # noqa: B010
+            return pipe
+
+        setattr(client, "execute_command", counted_command)  # noqa: B010
+        setattr(client, "pipeline", counted_pipeline)  # noqa: B010
+
+    def clear(self) -> None:
+        self.round_trips.clear()
+
+    def count(self, first: str) -> int:
+        """Round trips whose first command is `first` (MGET, SET, ...)."""
+        return sum(1 for trip in self.round_trips if trip and trip[0] == first)
+
+    def pipelines(self, first: str) -> list[list[str]]:
+        return [t for t in self.round_trips if t and t[0] == first]
+
+
+def _name(args: tuple[Any, ...]) -> str:
+    """The command's name; a SET with NX (a lease) is told apart as SET-NX."""
+    name = str(args[0]).upper()
+    if name == "SET" and any(str(a).upper() == "NX" for a in args[3:]):
+        return "SET-NX"
+    return name
+
+
+def command_log(cache: Cache | None) -> CommandLog:
+    assert cache is not None and isinstance(cache.backend, RedisBackend)
+    return CommandLog(cache.backend.client)
