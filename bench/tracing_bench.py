@@ -69,7 +69,16 @@ async def run(stocks: int, mentions: int, rounds: int, requests: int) -> None:
         await make_universe(db, stocks, mentions)
         await db.dispose()
 
-        base = Settings(database_url=url, app_env="production", log_level="info")
+        # Repeated anonymous queries would be answered by the response cache before GraphQL runs,
+        # and throttled by the cost budget: turn the one off, make the other too large to bite.
+        base = Settings(
+            database_url=url,
+            app_env="production",
+            log_level="info",
+            cache_response_enabled=False,
+            budget_anonymous_capacity=10**9,
+            budget_anonymous_restore_per_s=10**9,
+        )
         apps: dict[str, FastAPI] = {
             "tracing off": create_app(base.model_copy(update={"trace_enabled": False})),
             "tracing on": create_app(base),

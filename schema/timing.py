@@ -45,16 +45,13 @@ def instrument(schema: strawberry.Schema) -> int:
 
 
 def record(trace: RequestTrace, info: GraphQLResolveInfo[Any], start: int) -> None:
-    trace.resolvers.append(
-        ResolverTiming(
-            info.path,
-            info.parent_type.name,
-            info.field_name,
-            info.return_type,
-            start,
-            time.perf_counter_ns() - start,
-        )
+    duration = time.perf_counter_ns() - start
+    timing = ResolverTiming(
+        info.path, info.parent_type.name, info.field_name, info.return_type, start, duration
     )
+    trace.resolvers.append(timing)
+    if duration >= trace.slow_resolver_ns:
+        trace.slow_resolvers.append(timing)
 
 
 async def record_when_done(

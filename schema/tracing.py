@@ -60,7 +60,7 @@ class Tracing(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         monitor = self._monitor()
         tracer = monitor.tracer if monitor is not None else None
-        self.trace, token = collector.begin(tracer)
+        self.trace, token = collector.begin(tracer, self.slow_resolver_ns)
         self.start_time = datetime.now(UTC)
         try:
             with otel.span(tracer, "graphql.operation") as span:
@@ -187,9 +187,7 @@ class Tracing(SchemaExtension):
         )
 
     def _warn_slow_resolvers(self) -> None:
-        for timing in self.trace.resolvers:
-            if timing.duration_ns < self.slow_resolver_ns:
-                continue
+        for timing in self.trace.slow_resolvers:
             path = dotted(timing.path)
             log.warning(
                 "slow resolver %s: %.1f ms",

@@ -34,6 +34,8 @@ class RequestTrace:
     sql_ns: int = 0
     batches: list[LoaderBatch] = field(default_factory=list)
     resolvers: list[Any] = field(default_factory=list)  # schema.apollo.ResolverTiming
+    slow_resolver_ns: int = 2**62  # timings at or over this also go to `slow_resolvers`
+    slow_resolvers: list[Any] = field(default_factory=list)
     cache_hits: dict[str, int] = field(default_factory=dict)
     cache_misses: dict[str, int] = field(default_factory=dict)
     tracer: otel.Tracer | None = None  # OpenTelemetry spans for this request's batches and SQL
@@ -54,8 +56,10 @@ def current() -> RequestTrace | None:
     return _current.get()
 
 
-def begin(tracer: Any | None = None) -> tuple[RequestTrace, Token[RequestTrace | None]]:
-    trace = RequestTrace(tracer=tracer)
+def begin(
+    tracer: Any | None = None, slow_resolver_ns: int = 2**62
+) -> tuple[RequestTrace, Token[RequestTrace | None]]:
+    trace = RequestTrace(tracer=tracer, slow_resolver_ns=slow_resolver_ns)
     return trace, _current.set(trace)
 
 
