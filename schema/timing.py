@@ -16,8 +16,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 
-from app.monitoring import collector
-from app.monitoring.collector import RequestTrace
+from app.monitoring.collector import RequestTrace, current_trace
 from schema.apollo import ResolverTiming
 
 Resolver = Callable[..., Any]
@@ -65,7 +64,7 @@ async def record_when_done(
 
 def timed(resolve: Resolver) -> Resolver:
     def timed_resolve(root: Any, info: GraphQLResolveInfo[Any], *args: Any, **kwargs: Any) -> Any:
-        trace = collector.current()
+        trace = current_trace()
         if trace is None:
             return resolve(root, info, *args, **kwargs)
         start = time.perf_counter_ns()

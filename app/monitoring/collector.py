@@ -50,6 +50,7 @@ class RequestTrace:
 
 
 _current: ContextVar[RequestTrace | None] = ContextVar("insitechart_trace", default=None)
+current_trace = _current.get  # bound once: resolvers call it on every timed field
 
 
 def current() -> RequestTrace | None:
