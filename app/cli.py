@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        ws_per_message_deflate=settings.realtime_ws_deflate,
     )
     return 0
 
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_apikeys import add_parser as add_apikey_parser
 
     add_apikey_parser(sub)
+    from app import cli_ingest
+
+    cli_ingest.register(sub)
     return parser
 
 

@@ -155,6 +155,20 @@ class Settings(BaseSettings):
     budget_internal_restore_per_s: float = Field(default=2000.0, gt=0)
     budget_key_prefix: str = "insitechart:budget:"
 
+    # --- ingestion and live updates ---
+    ingest_max_batch: int = Field(default=500, ge=1, le=5000)
+    ingest_max_text_chars: int = Field(default=10_000, ge=1, le=100_000)
+    ingest_max_future_skew_s: float = Field(default=300.0, ge=0)
+    ingest_cli_batch_size: int = Field(default=500, ge=1, le=5000)
+    realtime_max_symbols: int = Field(default=50, ge=1, le=1000)
+    realtime_queue_size: int = Field(default=2048, ge=1, le=100_000)
+    realtime_max_connections: int = Field(default=20_000, ge=1)
+    realtime_max_connections_per_client: int = Field(default=100, ge=1)
+    realtime_init_timeout_s: float = Field(default=5.0, gt=0)
+    realtime_channel_prefix: str = Field(default="insitechart:", max_length=64)
+    realtime_ws_deflate: bool = False
+    gc_gen0_threshold: int = Field(default=100_000, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -10,9 +10,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.fastapi import GraphQLRouter
-from strawberry.types.unset import UnsetType
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
@@ -21,22 +18,14 @@ from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
+from app.runtime import tuned_gc
 from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
+from schema.live import LiveRouter
 
 log = logging.getLogger("insitechart.app")
-
-
-class Router(GraphQLRouter[Context, None]):
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A WebSocket may send its key in `connection_init`; a bad one closes it (4403)."""
-        try:
-            await context.authenticate_connection(context.connection_params)
-        except Unauthenticated as exc:
-            raise ConnectionRejectionError({"message": str(exc), **exc.extensions}) from None
-        return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
 def start_warming(resources: Resources) -> Warmer | None:
@@ -68,7 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.warmer = warmer
         log.info("started with database %s", settings.database_url_safe)
         try:
-            yield
+            with tuned_gc(settings):
+                yield
         finally:
             if warmer is not None:
                 await warmer.stop()
@@ -86,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ) from None
 
     schema = build_schema(settings)
-    router = Router(
+    router = LiveRouter(
+        settings,
         schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -104,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_tokens=settings.limits_max_tokens,
         timeout_s=settings.limits_execution_timeout_s,
     )
+    app.state.ws_limits = router.limits
+    app.state.multiplexer = router.multiplexer
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
@@ -28,6 +29,7 @@ class Resources:
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     cache: Cache | None = None
     buckets: Buckets = field(default_factory=MemoryBuckets)
+    broker: Broker = field(default_factory=lambda: create_broker(None, ""))
     monitor: Monitor | None = None
 
     @classmethod
@@ -39,12 +41,16 @@ class Resources:
             db=db,
             quotes=open_provider(settings),
             buckets=open_buckets(settings),
+            broker=create_broker(settings.redis_url, settings.realtime_channel_prefix),
             monitor=monitor,
         )
         if settings.cache_enabled:
             resources.cache = build_cache(settings)
             resources.after_write.append(invalidate_stored(resources.cache))
             resources.cache.on_record.append(monitor.cache_event)
+        from app.events import event_publisher
+
+        resources.after_write.append(event_publisher(resources.db, resources.broker))
         return resources
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
@@ -64,4 +70,5 @@ class Resources:
             await self.cache.close()
         if self.monitor is not None:
             await self.monitor.close()
+        await self.broker.close()
         await self.db.dispose()

@@ -13,7 +13,9 @@ from schema.budget import CostBudget
 from schema.caching import CachePolicy
 from schema.errors import MaskInternalErrors
 from schema.limits import DocumentLimits, StaticLimits
+from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 from schema.timing import instrument
 from schema.tracing import Tracing
 
@@ -33,6 +35,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions.append(DisableIntrospection)
     schema = strawberry.Schema(
         query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
             auto_camel_case=True, disable_field_suggestions=settings.is_production

@@ -34,6 +34,9 @@ PUBLIC_TYPES: dict[str, float] = {
     "SentimentPoint": PointRow.cache_ttl_s,
     "Mention": MentionRow.cache_ttl_s,
     "TrendingStock": TrendingRow.cache_ttl_s,
+    # Quotes are the same for everyone; their TTL is the provider cache's (QUOTES_CACHE_TTL_S),
+    # filled in per request by CachePolicy, so a shared response never outlives the quote in it.
+    "Quote": 60.0,
 }
 # Object types that only shape a result (pages, edges): public, no TTL of their own.
 STRUCTURAL_TYPES = frozenset(
@@ -100,7 +103,11 @@ class CachePolicy(SchemaExtension):
         if isinstance(context, Context) and context.request is not None and document is not None:
             ttl = None
             if context.principal.is_anonymous:
-                overrides = dict(context.resources.settings.cache_ttl_overrides_s)
+                settings = context.resources.settings
+                overrides = {
+                    "Quote": settings.quotes_cache_ttl_s,
+                    **settings.cache_ttl_overrides_s,
+                }
                 ttl = shared_ttl(execution.schema._schema, document, overrides)
             setattr(context.request.state, POLICY_STATE_KEY, ttl)
         yield

@@ -18,6 +18,8 @@ class Context(BaseContext):
     resources: Resources
     principal: Principal
     loaders: Loaders
+    # Set by a live subscription before each event it yields: the key events coalesce by.
+    event_key: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -34,14 +36,3 @@ class Context(BaseContext):
             db=resources.db, now=utcnow(), quotes=resources.quotes, cache=resources.cache
         )
         return cls(resources=resources, principal=principal, loaders=Loaders.build(env))
-
-    async def authenticate_connection(self, params: object) -> None:
-        """Take the API key from a WebSocket `connection_init` payload (`authorization`)."""
-        if not isinstance(params, dict):
-            return
-        value = params.get("authorization", params.get("Authorization"))
-        if value is None:
-            return
-        token = bearer_token(str(value))
-        assert self.request is not None
-        self.principal = await identify(self.resources, self.request, token)

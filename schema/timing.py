@@ -31,8 +31,12 @@ def is_default_resolver(resolve: Resolver | None) -> bool:
 def instrument(schema: strawberry.Schema) -> int:
     """Wrap every non-default resolver of the schema's object types; return how many."""
     wrapped = 0
+    # A subscription's root fields run once per event, long after the operation's trace ended.
+    subscription = schema._schema.subscription_type
     for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        if graphql_type is subscription:
             continue
         for field in graphql_type.fields.values():
             if is_default_resolver(field.resolve) or getattr(field.resolve, TIMED, False):

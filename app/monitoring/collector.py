@@ -65,7 +65,10 @@ def begin(
 
 
 def end(token: Token[RequestTrace | None]) -> None:
-    _current.reset(token)
+    try:
+        _current.reset(token)
+    except ValueError:  # ended from another context (a subscription's stream): nothing to undo
+        pass
 
 
 @contextmanager

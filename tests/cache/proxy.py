@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (taken from the OS, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class Relay:
-    def __init__(self, target_host: str, target_port: int, port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
+        """Listen on `port`; 0 takes a free one at the first start and keeps it for restarts."""
         self.target = (target_host, target_port)
         self.port = port
         self.delay_s = 0.0  # added to every answer from Redis: a slow Redis
@@ -16,6 +25,11 @@ class Relay:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url_prefix(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         """Refuse new connections and cut the open ones, as a dying Redis would."""

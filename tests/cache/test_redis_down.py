@@ -13,7 +13,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from tests.cache.conftest import cache_settings
-from tests.cache.proxy import Relay
+from tests.cache.proxy import Relay, closed_port
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 from tests.sqlcount import count_statements
@@ -30,10 +30,6 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-RELAY_PORT = 8301
-CLOSED_PORT_URL = "redis://127.0.0.1:8399/0"  # nothing listens here (this area's port range)
-
-
 async def test_requests_are_served_from_the_database_when_redis_is_unreachable(
     db: Database,
     settings: Settings,
@@ -44,7 +40,9 @@ async def test_requests_are_served_from_the_database_when_redis_is_unreachable(
     plain = cache_settings(settings, namespace, cache_enabled=False)
     async with serve(create_app(plain)) as client:
         expected = {name: await graphql(client, operations[name]) for name in ("StockList",)}
-    app = create_app(cache_settings(settings, namespace, redis_url=CLOSED_PORT_URL))
+    app = create_app(
+        cache_settings(settings, namespace, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+    )
     records = Records()
     async with serve(app) as client:
         logging.getLogger("insitechart.cache").addHandler(records)
@@ -73,9 +71,9 @@ async def test_redis_killed_mid_run_loses_no_request_and_caching_resumes(
 ) -> None:
     await make_universe(db, 3, 2)
     target = urlsplit(redis_url)
-    relay = Relay(target.hostname or "127.0.0.1", target.port or 6379, RELAY_PORT)
+    relay = Relay(target.hostname or "127.0.0.1", target.port or 6379)
     await relay.start()
-    relayed = f"redis://127.0.0.1:{RELAY_PORT}{target.path}"
+    relayed = f"{relay.url_prefix}{target.path}"
     app = create_app(
         cache_settings(settings, namespace, redis_url=relayed, cache_breaker_cooldown_s=0.2)
     )
@@ -116,9 +114,9 @@ async def test_a_slow_redis_opens_the_breaker_instead_of_slowing_every_request(
 ) -> None:
     await make_universe(db, 3, 2)
     target = urlsplit(redis_url)
-    relay = Relay(target.hostname or "127.0.0.1", target.port or 6379, RELAY_PORT + 1)
+    relay = Relay(target.hostname or "127.0.0.1", target.port or 6379)
     await relay.start()
-    relayed = f"redis://127.0.0.1:{RELAY_PORT + 1}{target.path}"
+    relayed = f"{relay.url_prefix}{target.path}"
     app = create_app(
         cache_settings(settings, namespace, redis_url=relayed, cache_redis_timeout_ms=50)
     )

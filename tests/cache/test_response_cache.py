@@ -80,6 +80,22 @@ async def test_ttl_is_the_smallest_among_the_types_touched(
     assert with_mentions.headers["cache-control"] == "public, max-age=300"
 
 
+async def test_quotes_share_responses_for_the_quote_cache_ttl(
+    db: Database, response_settings: Settings
+) -> None:
+    await make_universe(db, 2, 1)
+    query = "query { stocks(first: 2) { nodes { symbol quote { price source } } } }"
+    async with serve(create_app(response_settings)) as client:
+        quoted = await post(client, query)
+    no_quote_cache = response_settings.model_copy(update={"quotes_cache_ttl_s": 0})
+    async with serve(create_app(no_quote_cache)) as client:
+        # another operation: the first one's stored response may be shared (same Redis)
+        unquoted = await post(client, query.replace("first: 2", "first: 1"))
+    assert quoted.json()["data"]["stocks"]["nodes"][0]["quote"]["source"] == "SIMULATED"
+    assert quoted.headers["cache-control"] == "public, max-age=60"
+    assert unquoted.headers["cache-control"] == "no-store"
+
+
 async def test_ttl_overrides_apply_to_responses(db: Database, response_settings: Settings) -> None:
     await make_universe(db, 2, 1)
     settings = Settings(

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.ratelimit import MemoryBuckets, Rate, RedisBuckets
+from tests.cache.proxy import closed_port
 from tests.conftest import graphql, serve
 from tests.factories.stocks import make_stock
 from tests.sqlcount import count_statements
@@ -149,8 +150,8 @@ async def test_two_app_instances_share_the_bucket_through_redis(
 async def test_an_unreachable_redis_falls_back_to_in_process_buckets(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Nothing listens on this port of the test's range: every call fails to connect.
-    redis = Redis.from_url("redis://127.0.0.1:8699/0", socket_connect_timeout=0.5)
+    # Nothing listens on this port: every call fails to connect.
+    redis = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=0.5)
     buckets = RedisBuckets(redis, "test:budget:down:")
     rate = Rate(capacity=3, per_s=0.01)
     try:

@@ -1,0 +1,251 @@
+"""Publish/subscribe for live updates: in-process by default, Redis pub/sub across workers.
+
+Each process holds ONE backend subscription per channel, however many local subscribers it has,
+and fans every message out in-process. A local subscriber never blocks the fan-out: it owns a
+bounded queue, or, when it coalesces, only the latest message per channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger("insitechart.broker")
+
+Message = tuple[str, bytes]
+
+
+class SlowConsumer(Exception):
+    """A subscriber fell further behind than its queue allows."""
+
+
+class Subscriber:
+    """One local consumer of some channels, fed by the broker's fan-out without ever blocking it."""
+
+    def __init__(
+        self,
+        channels: Sequence[str],
+        queue_size: int,
+        coalesce: bool,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
+        self.channels = tuple(dict.fromkeys(channels))
+        self.queue_size = queue_size
+        self.coalesce = coalesce
+        self.on_overflow = on_overflow
+        self.overflowed = False
+        self.dropped = 0  # messages replaced by newer ones (coalescing)
+        self._queue: deque[Message] = deque()
+        self._latest: dict[str, bytes] = {}
+        self._ready = asyncio.Event()
+
+    def deliver(self, channel: str, payload: bytes) -> None:
+        if self.overflowed:
+            return
+        if self.coalesce:
+            # A burst becomes the latest value per channel, never a backlog.
+            if channel in self._latest:
+                self.dropped += 1
+                del self._latest[channel]  # re-insert: deliver channels in order of last update
+            self._latest[channel] = payload
+        elif len(self._queue) >= self.queue_size:
+            self.overflowed = True
+            self._queue.clear()
+            if self.on_overflow is not None:
+                self.on_overflow()
+        else:
+            self._queue.append((channel, payload))
+        self._ready.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._latest) if self.coalesce else len(self._queue)
+
+    async def get(self) -> Message:
+        """The next message; raise `SlowConsumer` once the queue has overflowed."""
+        while True:
+            if self.overflowed:
+                raise SlowConsumer(f"more than {self.queue_size} events behind")
+            if self.coalesce and self._latest:
+                channel = next(iter(self._latest))
+                return channel, self._latest.pop(channel)
+            if self._queue:
+                return self._queue.popleft()
+            self._ready.clear()
+            await self._ready.wait()
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        while True:
+            yield await self.get()
+
+
+class Backend(Protocol):
+    async def publish(self, messages: Sequence[Message]) -> None: ...
+    async def subscribe(self, channel: str) -> None: ...
+    async def unsubscribe(self, channel: str) -> None: ...
+    def is_confirmed(self, channel: str) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class Broker:
+    """Fan-out to local subscribers over one backend subscription per channel."""
+
+    def __init__(self, backend_factory: Callable[[Broker], Backend], prefix: str = "") -> None:
+        self.prefix = prefix
+        self.subscribers: dict[str, set[Subscriber]] = {}
+        self._lock = asyncio.Lock()
+        self.backend = backend_factory(self)
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """Channels this process is subscribed to on the backend."""
+        return frozenset(self.subscribers)
+
+    def is_live(self, channel: str) -> bool:
+        """Whether messages published on `channel` from now on reach this process."""
+        return channel in self.subscribers and self.backend.is_confirmed(self.prefix + channel)
+
+    async def publish(self, messages: Iterable[Message]) -> None:
+        batch = [(self.prefix + channel, payload) for channel, payload in messages]
+        if batch:
+            await self.backend.publish(batch)
+
+    def dispatch(self, channel: str, payload: bytes) -> None:
+        """Hand a backend message to every local subscriber of its channel."""
+        local = channel.removeprefix(self.prefix)
+        for subscriber in tuple(self.subscribers.get(local, ())):
+            subscriber.deliver(local, payload)
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        channels: Sequence[str],
+        queue_size: int,
+        coalesce: bool = False,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> AsyncIterator[Subscriber]:
+        subscriber = Subscriber(channels, queue_size, coalesce, on_overflow)
+        await self._attach(subscriber)
+        try:
+            yield subscriber
+        finally:
+            await asyncio.shield(self._detach(subscriber))
+
+    async def _attach(self, subscriber: Subscriber) -> None:
+        async with self._lock:
+            for channel in subscriber.channels:
+                local = self.subscribers.setdefault(channel, set())
+                if not local:
+                    await self.backend.subscribe(self.prefix + channel)
+                local.add(subscriber)
+
+    async def _detach(self, subscriber: Subscriber) -> None:
+        async with self._lock:
+            for channel in subscriber.channels:
+                local = self.subscribers.get(channel)
+                if local is None:
+                    continue
+                local.discard(subscriber)
+                if not local:
+                    del self.subscribers[channel]
+                    await self.backend.unsubscribe(self.prefix + channel)
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+class InProcessBackend:
+    """Delivery within this process only: enough for one worker, and the default."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        for channel, payload in messages:
+            self.broker.dispatch(channel, payload)
+
+    async def subscribe(self, channel: str) -> None:
+        return None
+
+    async def unsubscribe(self, channel: str) -> None:
+        return None
+
+    def is_confirmed(self, channel: str) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBackend:
+    """Redis pub/sub: one connection per process for every channel, read by one task."""
+
+    def __init__(self, broker: Broker, url: str) -> None:
+        self.broker = broker
+        self.redis = aioredis.Redis.from_url(url)
+        self.pubsub = self.redis.pubsub()
+        self._reader: asyncio.Task[None] | None = None
+        self._confirmed: dict[str, asyncio.Event] = {}
+
+    def is_confirmed(self, channel: str) -> bool:
+        event = self._confirmed.get(channel)
+        return event is not None and event.is_set()
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel, payload in messages:
+                pipe.publish(channel, payload)
+            await pipe.execute()
+
+    async def subscribe(self, channel: str) -> None:
+        self._confirmed[channel] = asyncio.Event()
+        await self.pubsub.subscribe(channel)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="broker-redis-reader")
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._confirmed.pop(channel, None)
+        await self.pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self.pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("redis pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            if message["type"] == "subscribe":
+                event = self._confirmed.get(channel)
+                if event is not None:
+                    event.set()
+            elif message["type"] == "message":
+                self.broker.dispatch(channel, message["data"])
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.redis.aclose()
+
+
+def create_broker(redis_url: str | None, prefix: str) -> Broker:
+    if redis_url is None:
+        return Broker(InProcessBackend)
+    return Broker(lambda broker: RedisBackend(broker, redis_url), prefix=prefix)

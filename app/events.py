@@ -1,0 +1,137 @@
+"""Events published after an ingest commits: `mentionAdded` and `sentimentUpdated`, per symbol.
+
+The payloads carry everything a subscriber's selection may need (the mention, the stock, the
+fresh rolling sentiment), so delivering an event costs no SQL on the receiving side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+
+from app.broker import Broker, Message
+from app.db import Database
+from app.models import Mention, SentimentBucket, Stock
+from app.resources import AfterWrite
+from app.store import StoredMention
+from app.timeutil import HOUR, floor_hour, utcnow
+
+MENTION_CHANNEL = "mention:"
+SENTIMENT_CHANNEL = "sentiment:"
+# The rolling sentiment window, as `Stock.sentiment` reads it: this hour and the 23 before.
+WINDOW_HOURS = 24
+
+
+def mention_channel(symbol: str) -> str:
+    return MENTION_CHANNEL + symbol
+
+
+def sentiment_channel(symbol: str) -> str:
+    return SENTIMENT_CHANNEL + symbol
+
+
+def _stock(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.stock_id,
+        "symbol": row.symbol,
+        "name": row.name,
+        "exchange": row.exchange,
+        "sector": row.sector,
+        "industry": row.industry,
+    }
+
+
+async def _mentions(db: Database, ids: Sequence[int]) -> list[Any]:
+    stmt = (
+        select(
+            Mention.id,
+            Mention.stock_id,
+            Mention.source,
+            Mention.external_id,
+            Mention.author,
+            Mention.text,
+            Mention.url,
+            Mention.published_at,
+            Mention.compound,
+            Stock.symbol,
+            Stock.name,
+            Stock.exchange,
+            Stock.sector,
+            Stock.industry,
+        )
+        .join(Stock, Stock.id == Mention.stock_id)
+        .where(Mention.id.in_(ids))
+        .order_by(Mention.published_at, Mention.id)
+    )
+    async with db.sessionmaker() as session:
+        return list(await session.execute(stmt))
+
+
+async def _sentiments(db: Database, stock_ids: Sequence[int], now: datetime) -> list[Any]:
+    b = SentimentBucket
+    stmt = (
+        select(
+            b.stock_id,
+            func.sum(b.mention_count).label("n"),
+            func.sum(b.positive_count).label("pos"),
+            func.sum(b.negative_count).label("neg"),
+            func.sum(b.neutral_count).label("neu"),
+            func.sum(b.compound_sum).label("total"),
+            func.max(b.updated_at).label("updated_at"),
+        )
+        .where(b.stock_id.in_(stock_ids))
+        .where(b.bucket_start >= floor_hour(now) - (WINDOW_HOURS - 1) * HOUR)
+        .group_by(b.stock_id)
+    )
+    async with db.sessionmaker() as session:
+        return [r for r in await session.execute(stmt) if r.n]
+
+
+async def build_events(db: Database, stored: Sequence[StoredMention]) -> list[Message]:
+    """One `mention:<SYMBOL>` message per stored mention, one `sentiment:<SYMBOL>` per stock."""
+    if not stored:
+        return []
+    mentions = await _mentions(db, [m.id for m in stored])
+    stocks = {r.stock_id: _stock(r) for r in mentions}
+    messages: list[Message] = []
+    for r in mentions:
+        mention = {
+            "id": r.id,
+            "stock_id": r.stock_id,
+            "source": r.source,
+            "external_id": r.external_id,
+            "author": r.author,
+            "text": r.text,
+            "url": r.url,
+            "published_at": r.published_at,
+            "compound": r.compound,
+        }
+        payload = orjson.dumps({"mention": mention, "stock": stocks[r.stock_id]})
+        messages.append((mention_channel(r.symbol), payload))
+    for s in await _sentiments(db, sorted(stocks), utcnow()):
+        sentiment = {
+            "stock_id": s.stock_id,
+            "compound_score": round(s.total / s.n, 4),
+            "mention_count": int(s.n),
+            "positive": int(s.pos),
+            "negative": int(s.neg),
+            "neutral": int(s.neu),
+            "updated_at": s.updated_at,
+        }
+        stock = stocks[s.stock_id]
+        payload = orjson.dumps({"sentiment": sentiment, "stock": stock})
+        messages.append((sentiment_channel(stock["symbol"]), payload))
+    return messages
+
+
+def event_publisher(db: Database, broker: Broker) -> AfterWrite:
+    """An after-write hook that publishes the events of committed mentions on `broker`."""
+
+    async def publish(stored: Sequence[StoredMention]) -> None:
+        await broker.publish(await build_events(db, stored))
+
+    return publish

@@ -1,0 +1,229 @@
+"""Ingest-to-delivery latency of live updates, with many concurrent WebSocket subscribers.
+
+Starts one API server (uvicorn, one worker, a subprocess on 127.0.0.1), opens N subscribers of
+`mentionAdded(symbols: ["AAPL"])`, then ingests E mentions one at a time through the API and
+records, for every (event, subscriber), the time from sending the mutation to receiving the event.
+Prints p50/p95/p99 and the server's resident memory per connection.
+
+    python -m bench.realtime_bench --subscribers 1000 --events 20              # in-process broker
+    python -m bench.realtime_bench --subscribers 1000 --redis redis://127.0.0.1:6379/5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+from app import migrate
+from app.apikeys import create_key
+from app.config import Settings
+from app.db import create_database
+from app.models import Stock
+from app.timeutil import utcnow
+
+SUBSCRIPTION = 'subscription { mentionAdded(symbols: ["AAPL"]) { externalId } }'
+INGEST = "mutation($m: [MentionInput!]!) { ingestMentions(mentions: $m) { accepted duplicates } }"
+
+
+async def prepare(database_url: str) -> str:
+    """Migrate a fresh database, add the stock and an ingest key; return the key."""
+    db = create_database(Settings(database_url=database_url))
+    await migrate.upgrade(db)
+    async with db.sessionmaker.begin() as session:
+        session.add(Stock(symbol="AAPL", name="Apple Inc.", exchange="NASDAQ"))
+    token, _ = await create_key(db, "bench", scopes=["read", "ingest"])
+    await db.dispose()
+    return token
+
+
+def start_server(port: int, env: dict[str, str], deflate: bool) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "app.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+        "--ws-per-message-deflate",
+        str(deflate).lower(),
+    ]
+    return subprocess.Popen(cmd, env={**os.environ, **env})
+
+
+async def wait_ready(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base) as http:
+        for _ in range(200):
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}
+        self.ws: ClientConnection | None = None
+
+    async def open(self, url: str) -> None:
+        self.ws = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=None)  # type: ignore[list-item]
+        await self.ws.send('{"type":"connection_init","payload":{}}')
+        ack = orjson.loads(await self.ws.recv())
+        if ack["type"] != "connection_ack":
+            raise RuntimeError(f"no ack: {ack}")
+        payload = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
+        await self.ws.send(orjson.dumps(payload).decode())
+
+    async def read(self) -> None:
+        assert self.ws is not None
+        async for raw in self.ws:
+            now = time.perf_counter()
+            message = orjson.loads(raw)
+            if message.get("type") == "next":
+                self.received[message["payload"]["data"]["mentionAdded"]["externalId"]] = now
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="insitechart-bench-"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    token = await prepare(database_url)
+    env = {
+        "DATABASE_URL": database_url,
+        "REALTIME_MAX_CONNECTIONS": str(args.subscribers + 100),
+        "REALTIME_MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + 100),
+        "REALTIME_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
+        "LOG_LEVEL": "warning",
+    }
+    if args.redis:
+        env["REDIS_URL"] = args.redis
+    server = start_server(args.port, env, args.deflate)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        await wait_ready(base)
+        process = psutil.Process(server.pid)
+        rss_before = process.memory_info().rss
+        subscribers = [Subscriber() for _ in range(args.subscribers)]
+        started = time.perf_counter()
+        for i in range(0, len(subscribers), 200):
+            await asyncio.gather(
+                *(s.open(base.replace("http", "ws") + "/graphql") for s in subscribers[i : i + 200])
+            )
+        readers = [asyncio.create_task(s.read()) for s in subscribers]
+        print(f"{len(subscribers)} subscribers connected in {time.perf_counter() - started:.1f} s")
+        await asyncio.sleep(1.0)  # let every subscription reach the broker
+        rss_connected = process.memory_info().rss
+        cpu_before = sum(process.cpu_times()[:2])
+        client_before = time.process_time()
+        latencies: list[float] = []
+        missing = 0
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            # One warm-up event, not measured: every subscription is then known to be in place.
+            for n in range(-1, args.events):
+                external_id = f"bench-{uuid.uuid4().hex}"
+                mention = {
+                    "source": "NEWS",
+                    "externalId": external_id,
+                    "text": f"$AAPL beats expectations, event {n}",
+                    "publishedAt": (utcnow() - timedelta(seconds=1)).isoformat(),
+                }
+                sent = time.perf_counter()
+                response = await http.post(
+                    "/graphql",
+                    json={"query": INGEST, "variables": {"m": [mention]}},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert response.json()["data"]["ingestMentions"]["accepted"] == 1
+                deadline = sent + (args.timeout_s if n >= 0 else 120)
+                while time.perf_counter() < deadline:
+                    if all(external_id in s.received for s in subscribers):
+                        break
+                    await asyncio.sleep(0.005)
+                for s in subscribers:
+                    at = s.received.pop(external_id, None)
+                    if n < 0:
+                        continue
+                    if at is None:
+                        missing += 1
+                    else:
+                        latencies.append(at - sent)
+                await asyncio.sleep(args.pause_s)
+        rss_after = process.memory_info().rss
+        server_cpu = sum(process.cpu_times()[:2]) - cpu_before
+        client_cpu = time.process_time() - client_before
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*(s.ws.close() for s in subscribers if s.ws), return_exceptions=True)
+        broker = "redis" if args.redis else "in-process"
+        print(
+            f"broker: {broker}; subscribers: {args.subscribers}; events: {args.events}; "
+            f"permessage-deflate: {'on' if args.deflate else 'off'}"
+        )
+        print(
+            f"deliveries: {len(latencies)} (missing {missing}); latency ms "
+            f"p50 {1000 * percentile(latencies, 0.50):.0f} "
+            f"p95 {1000 * percentile(latencies, 0.95):.0f} "
+            f"p99 {1000 * percentile(latencies, 0.99):.0f} "
+            f"max {1000 * max(latencies):.0f} mean {1000 * statistics.fmean(latencies):.0f}"
+        )
+        deliveries = max(1, len(latencies))
+        print(
+            f"CPU per delivery: server {1e6 * server_cpu / deliveries:.0f} us, "
+            f"bench client {1e6 * client_cpu / deliveries:.0f} us"
+        )
+        per_conn = (rss_connected - rss_before) / max(1, args.subscribers)
+        print(
+            f"server RSS: {rss_before / 2**20:.0f} MiB idle, {rss_connected / 2**20:.0f} MiB "
+            f"connected, {rss_after / 2**20:.0f} MiB after the events; "
+            f"{per_conn / 1024:.1f} KiB per connection"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--redis", help="REDIS_URL for the Redis broker (default: in-process)")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--timeout-s", type=float, default=10.0)
+    parser.add_argument("--pause-s", type=float, default=0.2)
+    parser.add_argument(
+        "--deflate", action="store_true", help="allow permessage-deflate (uvicorn's default)"
+    )
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

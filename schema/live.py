@@ -1,0 +1,176 @@
+"""The GraphQL router with live updates over graphql-transport-ws: API key in `connection_init`,
+connection limits per client and per process.
+
+Close codes: the protocol's own (4400 bad message, 4401 subscribe before ack, 4408 no
+`connection_init` in time, 4409 duplicate operation id, 4429 second `connection_init`), plus
+4403 for an unknown or revoked API key (the protocol's "Forbidden" for a refused init), 4429 when
+the client or the process already holds its maximum of connections, and 4008 for a slow consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocketDisconnect
+from strawberry.fastapi import GraphQLRouter
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+
+from app.broker import SlowConsumer
+from app.config import Settings
+from schema.auth import Unauthenticated, bearer_token, identify
+from schema.context import Context
+from schema.multiplex import END, ERROR, Multiplexer, live_field
+
+log = logging.getLogger("insitechart.live")
+
+FORBIDDEN_CLOSE = 4403
+TOO_MANY_CLOSE = 4429
+SLOW_CONSUMER_CLOSE = 4008
+_closing: set[asyncio.Task[None]] = set()
+
+
+class ConnectionLimits:
+    """Open WebSocket connections of this process, in total and per client."""
+
+    def __init__(self, per_process: int, per_client: int) -> None:
+        self.per_process = per_process
+        self.per_client = per_client
+        self.total = 0
+        self.by_client: Counter[str] = Counter()
+
+    def admit(self, client_id: str) -> str | None:
+        """Count one more connection of `client_id`, or say why it is refused."""
+        if self.total >= self.per_process:
+            return f"too many connections on this server (limit {self.per_process})"
+        if self.by_client[client_id] >= self.per_client:
+            return f"too many connections for this client (limit {self.per_client})"
+        self.total += 1
+        self.by_client[client_id] += 1
+        return None
+
+    def release(self, client_id: str) -> None:
+        self.total -= 1
+        self.by_client[client_id] -= 1
+        if self.by_client[client_id] <= 0:
+            del self.by_client[client_id]
+
+
+def init_token(payload: dict[str, Any]) -> str | None:
+    """The API key of a `connection_init` payload: `apiKey`, or `Authorization: Bearer ...`."""
+    api_key = payload.get("apiKey")
+    if isinstance(api_key, str) and api_key.strip():
+        return api_key.strip()
+    header = payload.get("Authorization", payload.get("authorization"))
+    if header is None:
+        return None
+    if not isinstance(header, str):
+        raise Unauthenticated("Authorization must be 'Bearer <api key>'")
+    return bearer_token(header)
+
+
+class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Authenticate `connection_init`, apply connection limits, multiplex live subscriptions."""
+
+    admitted: str | None = None
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        coalesce = live_field(operation.query, operation.operation_name)
+        if coalesce is None or "read" not in self.context.principal.scopes:
+            await super().run_operation(operation)
+            return
+        multiplexer: Multiplexer = self.view.multiplexer  # type: ignore[attr-defined]
+        head = b'{"id":' + orjson.dumps(operation.id) + b',"type":'
+        ws = self.websocket.ws  # type: ignore[attr-defined]
+        try:
+            async with multiplexer.join(
+                self.schema,  # type: ignore[arg-type]
+                self.context.resources,
+                operation.query,
+                operation.operation_name,
+                operation.variables,
+                coalesce,
+                self._close_slow,
+            ) as outlet:
+                while True:
+                    kind, frame = await outlet.get()
+                    if kind == END:
+                        break
+                    if kind == ERROR:
+                        operation.completed = True
+                        self.operations.pop(operation.id, None)
+                        await ws.send_text((head + b'"error","payload":' + frame + b"}").decode())
+                        return
+                    await ws.send_text((head + b'"next","payload":' + frame + b"}").decode())
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except (SlowConsumer, WebSocketDisconnect, RuntimeError):
+            # Closed by the slow-consumer rule, or by the client, mid-send.
+            self.operations.pop(operation.id, None)
+
+    def _close_slow(self) -> None:
+        log.warning("closing slow consumer %s", self.context.principal.client_id)
+        task = asyncio.create_task(self._close(SLOW_CONSUMER_CLOSE, "slow consumer"))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with suppress(Exception):  # already closed, or the transport is gone
+            await self.websocket.close(code=code, reason=reason)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload") or {}
+        if self.connection_init_received or not isinstance(payload, dict):
+            await super().handle_connection_init(message)  # the protocol's 4429 / 4400
+            return
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        context = self.context
+        try:
+            token = init_token(payload)
+            if token is not None:
+                context.principal = await identify(context.resources, context.request, token)  # type: ignore[arg-type]
+        except Unauthenticated as exc:
+            await self.websocket.close(code=FORBIDDEN_CLOSE, reason=str(exc))
+            return
+        limits: ConnectionLimits = self.view.limits  # type: ignore[attr-defined]
+        refusal = limits.admit(context.principal.client_id)
+        if refusal is not None:
+            await self.websocket.close(code=TOO_MANY_CLOSE, reason=refusal)
+            return
+        self.admitted = context.principal.client_id
+        await super().handle_connection_init(message)
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            if self.admitted is not None:
+                self.view.limits.release(self.admitted)  # type: ignore[attr-defined]
+                self.admitted = None
+
+
+class LiveRouter(GraphQLRouter[Context, None]):
+    graphql_transport_ws_handler_class = LiveHandler
+
+    def __init__(self, settings: Settings, schema: BaseSchema, **kwargs: Any) -> None:
+        super().__init__(
+            schema,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.realtime_init_timeout_s),
+            **kwargs,
+        )
+        self.multiplexer = Multiplexer()
+        self.limits = ConnectionLimits(
+            settings.realtime_max_connections, settings.realtime_max_connections_per_client
+        )

@@ -1,0 +1,152 @@
+"""Execute each live subscription once per process per (document, variables); fan out the bytes.
+
+Executing a subscriber's selection and serialising it costs far more than writing the bytes to a
+socket, so subscribers that sent the same document with the same variables share one execution
+(a feed), the way Hasura multiplexes live queries. Each subscriber keeps its own bounded queue
+(coalescing for `sentimentUpdated`), so a slow one never holds the feed or the others up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from app.broker import Subscriber
+from app.resources import Resources
+from app.timeutil import utcnow
+from loaders import LoaderEnv, Loaders
+from schema.auth import Principal
+from schema.context import Context
+
+log = logging.getLogger("insitechart.multiplex")
+
+END = "\x00end"
+ERROR = "\x00error"
+COALESCING_FIELDS = {"sentimentUpdated": True, "mentionAdded": False}
+FEED_PRINCIPAL = Principal(client_id="feed", scopes=frozenset({"read"}), tier="internal")
+
+FeedKey = tuple[str, str | None, bytes]
+
+
+@lru_cache(maxsize=256)
+def live_field(query: str, operation_name: str | None) -> bool | None:
+    """Whether a document is one live field to multiplex (True: it coalesces); None otherwise."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return None  # the normal path reports it with the protocol's close code
+    if operation is None or operation.operation != OperationType.SUBSCRIPTION:
+        return None
+    selections = operation.selection_set.selections
+    if len(selections) != 1:
+        return None
+    name = getattr(getattr(selections[0], "name", None), "value", None)
+    return COALESCING_FIELDS.get(name) if isinstance(name, str) else None
+
+
+class Feed:
+    """One execution of a live subscription, fanned out to the outlets of many connections."""
+
+    def __init__(self, key: FeedKey, schema: strawberry.Schema, resources: Resources) -> None:
+        self.key = key
+        self.schema = schema
+        self.resources = resources
+        self.outlets: set[Subscriber] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.finished = False
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name="live-feed")
+
+    def broadcast(self, key: str, frame: bytes) -> None:
+        for outlet in tuple(self.outlets):
+            outlet.deliver(key, frame)
+
+    async def _run(self) -> None:
+        query, operation_name, variables = self.key
+        env = LoaderEnv(db=self.resources.db, now=utcnow())
+        context = Context(
+            resources=self.resources, principal=FEED_PRINCIPAL, loaders=Loaders.build(env)
+        )
+        try:
+            source = await self.schema.stream(
+                query,
+                variable_values=orjson.loads(variables),
+                context_value=context,
+                operation_name=operation_name,
+            )
+            async with aclosing(source):
+                async for result in source:
+                    if isinstance(result, PreExecutionError):
+                        errors = [e.formatted for e in result.errors or ()]
+                        self.broadcast(ERROR, orjson.dumps(errors))
+                        return
+                    if not isinstance(result, ExecutionResult):
+                        return
+                    self.broadcast(context.event_key or "", _next_payload(result))
+                    await asyncio.sleep(0)  # let the sockets drain between events of a burst
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live feed failed")
+        finally:
+            self.finished = True
+            self.broadcast(END, b"")
+
+
+def _next_payload(result: ExecutionResult) -> bytes:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [e.formatted for e in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return orjson.dumps(payload)
+
+
+class Multiplexer:
+    """The feeds of one process, keyed by (document, operation name, variables)."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[FeedKey, Feed] = {}
+
+    @asynccontextmanager
+    async def join(
+        self,
+        schema: strawberry.Schema,
+        resources: Resources,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+        coalesce: bool,
+        on_overflow: Callable[[], None],
+    ) -> AsyncIterator[Subscriber]:
+        key: FeedKey = (
+            query,
+            operation_name,
+            orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS),
+        )
+        outlet = Subscriber((), resources.settings.realtime_queue_size, coalesce, on_overflow)
+        feed = self.feeds.get(key)
+        if feed is None or feed.finished:
+            feed = Feed(key, schema, resources)
+            self.feeds[key] = feed
+            feed.start()
+        feed.outlets.add(outlet)
+        try:
+            yield outlet
+        finally:
+            feed.outlets.discard(outlet)
+            if not feed.outlets:
+                if self.feeds.get(key) is feed:
+                    del self.feeds[key]
+                if feed.task is not None:
+                    feed.task.cancel()

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import gc
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import serve
+
+
+async def test_app_raises_the_gc_threshold_while_it_runs_and_restores_it(
+    settings: Settings,
+) -> None:
+    before = gc.get_threshold()
+    tuned = settings.model_copy(update={"gc_gen0_threshold": 50_000})
+    async with serve(create_app(tuned)):
+        assert gc.get_threshold() == (50_000, *before[1:])
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+async def test_gc_threshold_zero_leaves_the_collector_alone(settings: Settings) -> None:
+    before = gc.get_threshold()
+    async with serve(create_app(settings.model_copy(update={"gc_gen0_threshold": 0}))):
+        assert gc.get_threshold() == before
