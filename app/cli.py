@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from app import cli_seed
 from app.config import Settings, get_settings
 from app.db import DatabaseUnavailable, check_database, create_database
+from app.monitoring.metrics import prepare_workers
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -43,12 +44,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     ensure_database(settings)
+    workers = args.workers or settings.workers
+    prepare_workers(workers)  # one /metrics summed over the workers
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         log_level=settings.log_level,
         proxy_headers=True,
         ws_per_message_deflate=settings.realtime_ws_deflate,

@@ -63,6 +63,41 @@ class Settings(BaseSettings):
                 raise ValueError(f"CACHE_TTL_OVERRIDES_S[{name!r}] must be 1..86400 s, got {ttl}")
         return value
 
+    # --- observability ---
+    trace_enabled: bool = True
+    trace_log: bool = True
+    trace_slowest_resolvers: int = Field(default=5, ge=0, le=100)
+    trace_slow_resolver_ms: float = Field(default=500.0, gt=0)
+    trace_slow_sql_ms: float = Field(default=200.0, gt=0)
+    trace_sql_fingerprints: int = Field(default=500, ge=1, le=100_000)
+    trace_otel: bool = False
+    metrics_enabled: bool = True
+    metrics_max_operations: int = Field(default=200, ge=1, le=10_000)
+    metrics_window_s: float = Field(default=300.0, gt=0)
+    metrics_window_requests: int = Field(default=50_000, ge=100, le=10_000_000)
+    metrics_sample_interval_s: float = Field(default=5.0, gt=0)
+    metrics_loop_lag_interval_s: float = Field(default=0.5, gt=0)
+    prometheus_multiproc_dir: str | None = None
+    alert_webhook_url: str | None = None
+    alert_interval_s: float = Field(default=30.0, gt=0)
+    alert_cooldown_s: float = Field(default=900.0, ge=0)
+    alert_timeout_s: float = Field(default=5.0, gt=0)
+    alert_min_requests: int = Field(default=20, ge=1)
+    alert_p95_s: float = Field(default=2.0, gt=0)
+    alert_p99_s: float = Field(default=5.0, gt=0)
+    alert_error_rate: float = Field(default=0.05, gt=0, le=1)
+    alert_memory_percent: float = Field(default=85.0, gt=0, le=100)
+    alert_cpu_percent: float = Field(default=80.0, gt=0, le=100)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _check_alert_webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("ALERT_WEBHOOK_URL must start with http:// or https://")
+        return value
+
     # --- market quotes ---
     quotes_provider: Literal["simulated", "finnhub"] = "simulated"
     quotes_base_url: str = "https://finnhub.io"

@@ -15,6 +15,7 @@ from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
+from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        if resources.monitor is not None:
+            resources.monitor.start()
         warmer = start_warming(resources)
         app.state.warmer = warmer
         log.info("started with database %s", settings.database_url_safe)
@@ -98,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    if settings.metrics_enabled:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     @app.get("/readyz")
     async def readyz(connection: HTTPConnection) -> JSONResponse:

@@ -10,6 +10,7 @@ from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
+from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.store import StoredMention
@@ -29,19 +30,24 @@ class Resources:
     cache: Cache | None = None
     buckets: Buckets = field(default_factory=MemoryBuckets)
     broker: Broker = field(default_factory=lambda: create_broker(None, ""))
+    monitor: Monitor | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
+        db = create_database(settings)
+        monitor = Monitor.open(settings, db)
         resources = cls(
             settings=settings,
-            db=create_database(settings),
+            db=db,
             quotes=open_provider(settings),
             buckets=open_buckets(settings),
             broker=create_broker(settings.redis_url, settings.realtime_channel_prefix),
+            monitor=monitor,
         )
         if settings.cache_enabled:
             resources.cache = build_cache(settings)
             resources.after_write.append(invalidate_stored(resources.cache))
+            resources.cache.on_record.append(monitor.cache_event)
         from app.events import event_publisher
 
         resources.after_write.append(event_publisher(resources.db, resources.broker))
@@ -62,5 +68,7 @@ class Resources:
         await self.buckets.close()
         if self.cache is not None:
             await self.cache.close()
+        if self.monitor is not None:
+            await self.monitor.close()
         await self.broker.close()
         await self.db.dispose()

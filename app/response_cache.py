@@ -77,6 +77,7 @@ class ResponseCache:
             or request.query is None
             or not self.settings.cache_response_enabled
             or "authorization" in headers
+            or "x-trace" in headers  # a traced response is for its caller only
             or NOT_A_QUERY.match(request.query)
         ):
             await self.app(scope, receive, _private(send))

@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.cache import Cache, Codec
 from app.db import Database
+from app.monitoring.collector import loader_batch
 from app.quotes import QuoteProvider, SimulatedProvider
 from app.timeutil import floor_hour
 
@@ -54,9 +55,10 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         self._related: list[tuple[Loader[Any, Any], Any, Any]] = []
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
-        if self.env.cache is None:
-            return await self.load_batch(keys)
-        return await self.env.cache.load_through(self, keys)
+        with loader_batch(type(self).__name__, len(keys)):
+            if self.env.cache is None:
+                return await self.load_batch(keys)
+            return await self.env.cache.load_through(self, keys)
 
     @abstractmethod
     async def load_batch(self, keys: Sequence[K]) -> list[V]:

@@ -16,6 +16,8 @@ from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+from schema.timing import instrument
+from schema.tracing import Tracing
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -27,9 +29,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=512),
         lambda: CostBudget(settings),
     ]
+    if settings.trace_enabled:
+        extensions.insert(1, lambda: Tracing(settings=settings))
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -38,3 +42,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),
     )
+    if settings.trace_enabled:
+        instrument(schema)
+    return schema

@@ -8,6 +8,7 @@ import strawberry
 
 from loaders import StockPageKey, TrendingKey
 from schema import cursors
+from schema.admin import ServerStats, server_stats
 from schema.context import Context
 from schema.errors import BadUserInput, check_range
 from schema.types import (
@@ -89,6 +90,11 @@ class Query:
         check_range("limit", limit, 1, MAX_FIRST)
         rows = await info.context.loaders.trending.load(TrendingKey(window.value, limit))
         return [TrendingStock.from_row(rank, row) for rank, row in enumerate(rows, start=1)]
+
+    server_stats: ServerStats = strawberry.field(
+        resolver=server_stats,
+        description="Latency, errors, caches, SQL and resources of this worker; `admin` scope.",
+    )
 
     @strawberry.field(description="A mention by id; null when unknown.")
     async def mention(self, info: strawberry.Info[Context], id: strawberry.ID) -> Mention | None:

@@ -1,0 +1,1 @@
+"""Observability: per-request traces, Prometheus metrics, slow SQL, windowed stats and alerts."""

@@ -1,0 +1,141 @@
+"""SQL instrumentation: engine events feed the request trace, the slow-SQL log and the stats."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, ExceptionContext
+
+from app.monitoring import collector
+
+log = logging.getLogger("insitechart.sql")
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_NUMBER = re.compile(r"(?<![\w$])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b")
+_PARAM = re.compile(r"\$\d+|%\([^)]*\)s|%s|(?<!:):[A-Za-z_]\w*|\?")
+_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
+_SPACE = re.compile(r"\s+")
+
+STARTS = "insitechart_sql_starts"  # per connection: (start, span) of statements under way
+
+SqlObserver = Callable[[float], None]
+# Called with every statement's duration in seconds (the Prometheus histogram).
+
+
+@lru_cache(maxsize=2048)
+def fingerprint(statement: str) -> str:
+    """The statement with literals and parameters replaced by `?` and IN lists collapsed."""
+    text = _STRING.sub("?", statement)
+    text = _NUMBER.sub("?", text)
+    text = _PARAM.sub("?", text)
+    text = _LIST.sub("(?+)", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+@dataclass(slots=True)
+class FingerprintStats:
+    fingerprint: str
+    count: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.count else 0.0
+
+
+class SqlStats:
+    """Count, mean and max per fingerprint; at most `capacity` of them, least recent evicted."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._stats: OrderedDict[str, FingerprintStats] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._stats)
+
+    def record(self, print_: str, duration_s: float) -> None:
+        stats = self._stats.get(print_)
+        if stats is None:
+            stats = self._stats[print_] = FingerprintStats(print_)
+            if len(self._stats) > self.capacity:
+                self._stats.popitem(last=False)
+        else:
+            self._stats.move_to_end(print_)
+        stats.count += 1
+        stats.total_s += duration_s
+        stats.max_s = max(stats.max_s, duration_s)
+
+    def slowest(self, limit: int) -> list[FingerprintStats]:
+        return sorted(self._stats.values(), key=lambda s: s.max_s, reverse=True)[:limit]
+
+
+class SqlMonitor:
+    """Listens to one engine's cursor executions."""
+
+    def __init__(self, slow_ms: float, capacity: int, observe: SqlObserver | None = None) -> None:
+        self.slow_s = slow_ms / 1000
+        self.stats = SqlStats(capacity)
+        self.observe = observe
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "handle_error", self._error)
+
+    def detach(self, engine: Engine) -> None:
+        event.remove(engine, "before_cursor_execute", self._before)
+        event.remove(engine, "after_cursor_execute", self._after)
+        event.remove(engine, "handle_error", self._error)
+
+    def _before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        trace = collector.current()
+        span = None
+        if trace is not None and trace.tracer is not None:
+            span = trace.tracer.start_span(
+                "sql",
+                attributes={"db.system": conn.dialect.name, "db.statement": fingerprint(statement)},
+            )
+        conn.info.setdefault(STARTS, []).append((time.perf_counter_ns(), span))
+
+    def _after(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        starts = conn.info.get(STARTS)
+        if not starts:
+            return
+        start, span = starts.pop()
+        if span is not None:
+            span.end()
+        self.record(statement, time.perf_counter_ns() - start)
+
+    def _error(self, context: ExceptionContext) -> None:
+        """A failed statement gets no after-event: drop its start (and end its span)."""
+        starts = context.connection.info.get(STARTS) if context.connection is not None else None
+        if starts:
+            _, span = starts.pop()
+            if span is not None:
+                span.end()
+
+    def record(self, statement: str, duration_ns: int) -> None:
+        duration_s = duration_ns / 1e9
+        trace = collector.current()
+        if trace is not None:
+            trace.record_sql(duration_ns)
+        if self.observe is not None:
+            self.observe(duration_s)
+        print_ = fingerprint(statement)
+        self.stats.record(print_, duration_s)
+        if duration_s >= self.slow_s:
+            log.warning(
+                "slow SQL %.1f ms: %s",
+                duration_s * 1000,
+                print_,
+                extra={"data": {"fingerprint": print_, "duration_ms": round(duration_s * 1000, 3)}},
+            )
