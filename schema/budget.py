@@ -93,6 +93,8 @@ class CostBudget(SchemaExtension):
         yield
         result = context.result
         self.actual = analysis.actual(operation, getattr(result, "data", None))
+        if hasattr(context.context, "cost"):
+            context.context.cost = self.actual  # read by the tracing extension's log line
         refund = self.requested - self.actual
         if refund > 0:
             self.decision = await buckets.take(principal.client_id, -refund, self.rate)

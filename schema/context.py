@@ -20,6 +20,8 @@ class Context(BaseContext):
     loaders: Loaders
     # Set by a live subscription before each event it yields: the key events coalesce by.
     event_key: str | None = None
+    # Set by the cost budget once the operation has run: the points it actually cost (for traces).
+    cost: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -61,6 +61,8 @@ async def test_mention_feed_logs_one_line_with_resolvers_sql_and_batches(
     for phase in ("parse_ms", "validate_ms", "execute_ms"):
         assert line[phase] is not None and line[phase] >= 0
     assert line["errors"] == []
+    # the points actually charged, as the response reports them
+    assert line["cost"] == body["extensions"]["cost"]["actualQueryCost"] > 0
 
 
 async def test_default_resolvers_are_not_timed(
