@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.broker import Broker, Message
 from app.db import Database
-from app.models import Mention, SentimentBucket, Stock
+from app.models import MENTION_READ_COLUMNS, Mention, SentimentBucket, Stock
 from app.resources import AfterWrite
 from app.store import StoredMention
 from app.timeutil import HOUR, floor_hour, utcnow
@@ -48,15 +48,7 @@ def _stock(row: Any) -> dict[str, Any]:
 async def _mentions(db: Database, ids: Sequence[int]) -> list[Any]:
     stmt = (
         select(
-            Mention.id,
-            Mention.stock_id,
-            Mention.source,
-            Mention.external_id,
-            Mention.author,
-            Mention.text,
-            Mention.url,
-            Mention.published_at,
-            Mention.compound,
+            *MENTION_READ_COLUMNS,
             Stock.symbol,
             Stock.name,
             Stock.exchange,

@@ -136,6 +136,21 @@ class Mention(Base):
     )
 
 
+# A mention as it is read (its API fields; the sentiment split and ingest time stay in the table):
+# the mention loaders and the subscription events select exactly these.
+MENTION_READ_COLUMNS = (
+    Mention.id,
+    Mention.stock_id,
+    Mention.source,
+    Mention.external_id,
+    Mention.author,
+    Mention.text,
+    Mention.url,
+    Mention.published_at,
+    Mention.compound,
+)
+
+
 class SentimentBucket(Base):
     """One stock's mentions rolled up per UTC hour; sentiment and history are read from here."""
 

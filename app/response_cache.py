@@ -7,6 +7,9 @@ Callers with an API key are never served from, nor stored into, the shared cache
 `extensions.cost` is the caller's own (its budget), so it is stripped from the stored body and
 rebuilt on every hit. A hit executes nothing, so it is charged HIT_COST points, whatever the
 operation's requested cost. The ETag is weak, as bodies differ in that extension alone.
+
+A hit is still a request of its operation: it is recorded through the monitor (latency histogram
+and `serverStats`) under the name GraphQL recorded when the entry was stored.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.datastructures import Headers
@@ -24,7 +28,12 @@ from app.config import Settings
 from app.graphql_request import GraphQLRequest, parse, read_body, replay
 from app.ratelimit import anonymous_client, tier_rate
 
+if TYPE_CHECKING:
+    from app.monitoring.monitor import Monitor
+
 POLICY_STATE_KEY = "cache_policy"  # set by schema/caching.py: seconds it may be shared, or None
+OPERATION_STATE_KEY = "cache_operation"  # set by schema/caching.py: the operation's name, or None
+ANONYMOUS = "anonymous"  # the label of an unnamed operation, as the tracing extension records it
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # A document that starts with a mutation or subscription is never shared: skip the lookup.
 NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
@@ -50,6 +59,7 @@ class ResponseCache:
         self.apq_prefix = f"{settings.cache_namespace}:apq:"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         cache = self._cache(scope)
         if (
             cache is None
@@ -82,11 +92,18 @@ class ResponseCache:
         ):
             await self.app(scope, receive, _private(send))
             return
-        await self._cached(cache, request, scope, receive, send, headers)
+        await self._cached(cache, request, scope, receive, send, headers, started)
 
     def _cache(self, scope: Scope) -> Cache | None:
         resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
         return getattr(resources, "cache", None)
+
+    def _record_hit(self, scope: Scope, operation: str, started: float, *errors: str) -> None:
+        """Count a hit as a request of its operation, as if GraphQL had answered it."""
+        resources = getattr(scope["app"].state, "resources", None)
+        monitor: Monitor | None = getattr(resources, "monitor", None)
+        if monitor is not None:
+            monitor.record_operation(operation, time.perf_counter() - started, errors, None, ())
 
     async def _persisted(
         self, cache: Cache, request: GraphQLRequest, scope: Scope
@@ -126,6 +143,7 @@ class ResponseCache:
         receive: Receive,
         send: Send,
         headers: Headers,
+        started: float,
     ) -> None:
         key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
         generation_key = cache.generation_key(RESPONSES_TAG)
@@ -133,7 +151,7 @@ class ResponseCache:
         generation = int(generation_raw) if generation_raw else 0
         hit = _decode(raw, generation)
         if hit is not None:
-            expires, etag, requested, body = hit
+            expires, etag, requested, operation, body = hit
             max_age = int(expires - time.time())
             if max_age > 0:
                 cache.record("response", "hits")
@@ -144,14 +162,17 @@ class ResponseCache:
                 ]
                 if request.method == "GET" and etag in headers.get("if-none-match", ""):
                     await _send(send, 304, b"", shared, content_type=False)
+                    self._record_hit(scope, operation, started)
                     return
                 status, answer = await self._charge_hit(scope, body, requested)
                 if status != 200:
                     retry = orjson.loads(answer)["errors"][0]["extensions"]["retryAfter"]
                     throttled = [(b"retry-after", str(retry).encode())]
                     await _send(send, status, answer, [*throttled, (b"cache-control", b"no-store")])
+                    self._record_hit(scope, operation, started, "THROTTLED")
                     return
                 await _send(send, 200, answer, shared)
+                self._record_hit(scope, operation, started)
                 return
         cache.record("response", "misses")
         state = scope.setdefault("state", {})
@@ -171,7 +192,9 @@ class ResponseCache:
             return
         shared_body, requested = _without_cost(body)
         etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
-        entry = orjson.dumps([generation, time.time() + ttl, etag, requested]) + b"\n" + shared_body
+        operation = state.get(OPERATION_STATE_KEY) or ANONYMOUS
+        head = [generation, time.time() + ttl, etag, requested, operation]
+        entry = orjson.dumps(head) + b"\n" + shared_body
         await cache.backend.set_many([(key, entry, ttl)])
         cache.record("response", "writes")
         await recorder.flush(
@@ -231,17 +254,17 @@ def _without_cost(body: bytes) -> tuple[bytes, int]:
     return orjson.dumps(document), int(requested)
 
 
-def _decode(raw: bytes | None, generation: int) -> tuple[float, str, int, bytes] | None:
+def _decode(raw: bytes | None, generation: int) -> tuple[float, str, int, str, bytes] | None:
     if raw is None:
         return None
     head, _, body = raw.partition(b"\n")
     try:
-        stored_generation, expires, etag, requested = orjson.loads(head)
+        stored_generation, expires, etag, requested, operation = orjson.loads(head)
     except (orjson.JSONDecodeError, ValueError):
-        return None
+        return None  # unreadable, or written by an older version: a miss that rewrites it
     if stored_generation != generation:
         return None
-    return float(expires), str(etag), int(requested), body
+    return float(expires), str(etag), int(requested), str(operation), body
 
 
 class _Recorder:

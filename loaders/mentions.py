@@ -12,22 +12,11 @@ from sqlalchemy import BigInteger, Float, Integer, String, TextualSelect, select
 from sqlalchemy.types import TypeEngine
 
 from app.cache import Codec, stock_tag
-from app.models import Mention, UTCDateTime
+from app.models import MENTION_READ_COLUMNS, Mention, UTCDateTime
 from loaders.base import Loader, LoaderEnv, digest, in_keys
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import MentionPage, MentionRow
 
-MENTION_COLUMNS = (
-    Mention.id,
-    Mention.stock_id,
-    Mention.source,
-    Mention.external_id,
-    Mention.author,
-    Mention.text,
-    Mention.url,
-    Mention.published_at,
-    Mention.compound,
-)
 RESULT_TYPES: dict[str, TypeEngine[Any]] = {
     "ord": Integer(),
     "id": BigInteger(),
@@ -68,7 +57,7 @@ class MentionByIdLoader(Loader[int, MentionRow | None]):
 
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
         dialect = self.env.db.dialect
-        stmt = select(*MENTION_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
+        stmt = select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
         async with self.env.db.sessionmaker() as session:
             found = {r.id: mention_row(r) for r in await session.execute(stmt)}
         return [found.get(k) for k in keys]

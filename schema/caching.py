@@ -23,7 +23,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from app.response_cache import POLICY_STATE_KEY
+from app.response_cache import OPERATION_STATE_KEY, POLICY_STATE_KEY
 from loaders.rows import MentionRow, PointRow, SentimentRow, StockRow, TrendingRow
 from schema.context import Context
 
@@ -110,4 +110,5 @@ class CachePolicy(SchemaExtension):
                 }
                 ttl = shared_ttl(execution.schema._schema, document, overrides)
             setattr(context.request.state, POLICY_STATE_KEY, ttl)
+            setattr(context.request.state, OPERATION_STATE_KEY, execution.operation_name)
         yield

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from app.cache.breaker import Breaker
+from app.breaker import Breaker
 from app.cache.core import Cache, CacheConfig, Codec, OnRecord, Source, TypeStats
 from app.cache.memory import MemoryBackend
 from app.cache.redis_backend import RedisBackend, connect
 from app.config import Settings
 from app.store import StoredMention
+
+log = logging.getLogger("insitechart.cache")
 
 TRENDING_TAG = "trending"
 RESPONSES_TAG = "responses"  # every shared response: any new mention may change any of them
@@ -32,7 +35,15 @@ def build_cache(settings: Settings) -> Cache:
             settings.cache_redis_timeout_ms,
             settings.cache_redis_max_connections,
         )
-        breaker = Breaker("redis cache", settings.cache_breaker_cooldown_s)
+        breaker = Breaker(
+            "redis cache",
+            cooldown_s=settings.cache_breaker_cooldown_s,
+            log=log,
+            open_message=(
+                "{name} unavailable ({error}); serving from the database for {cooldown_s:.1f} s"
+            ),
+            close_message="{name} is back; caching resumes",
+        )
         return Cache(RedisBackend(client, breaker), config, shared=True)
     memory = MemoryBackend(settings.cache_memory_max_entries, settings.cache_memory_max_bytes)
     cache = Cache(memory, config, shared=False)
@@ -61,7 +72,6 @@ def invalidate_stored(cache: Cache) -> Callable[[Sequence[StoredMention]], Await
 __all__ = [
     "RESPONSES_TAG",
     "TRENDING_TAG",
-    "Breaker",
     "Cache",
     "CacheConfig",
     "Codec",

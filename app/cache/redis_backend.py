@@ -10,7 +10,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from app.cache.breaker import Breaker
+from app.breaker import Breaker
 
 T = TypeVar("T")
 TROUBLE = (RedisError, OSError, TimeoutError)
@@ -48,12 +48,12 @@ class RedisBackend:
         try:
             result = await op()
         except TROUBLE as exc:
-            self.breaker.failure(exc)
+            self.breaker.record_failure(exc)
             return default
         except BaseException:
             self.breaker.abandon()  # a cancelled probe must not leave the circuit stuck open
             raise
-        self.breaker.success()
+        self.breaker.record_success()
         return result
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:

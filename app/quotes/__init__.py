@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.breaker import Breaker
 from app.config import Settings
 from app.quotes.backoff import Backoff
-from app.quotes.breaker import CircuitBreaker
 from app.quotes.cache import CachedProvider, QuoteCache
 from app.quotes.finnhub import FinnhubConfig, FinnhubProvider
 from app.quotes.model import QuoteData, QuoteProvider, Source
@@ -39,8 +39,12 @@ def finnhub_config(settings: Settings) -> FinnhubConfig:
     )
 
 
-def breaker_for(settings: Settings) -> CircuitBreaker:
-    return CircuitBreaker(settings.quotes_breaker_failures, settings.quotes_breaker_cooldown_s)
+def breaker_for(settings: Settings) -> Breaker:
+    return Breaker(
+        "quotes upstream",
+        failures=settings.quotes_breaker_failures,
+        cooldown_s=settings.quotes_breaker_cooldown_s,
+    )
 
 
 __all__ = [

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from app.breaker import Breaker
 from app.quotes.backoff import Backoff
-from app.quotes.breaker import CircuitBreaker
 from app.quotes.model import QuoteData, Source
 
 log = logging.getLogger("insitechart.quotes")
@@ -73,7 +73,7 @@ class FinnhubProvider:
 
     source: Source = "FINNHUB"
 
-    def __init__(self, config: FinnhubConfig, breaker: CircuitBreaker) -> None:
+    def __init__(self, config: FinnhubConfig, breaker: Breaker) -> None:
         self.config = config
         self.breaker = breaker
         self.semaphore = asyncio.Semaphore(config.concurrency)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.cache import Breaker
+from app.breaker import Breaker
 
 
 class Clock:
@@ -15,12 +15,12 @@ def test_breaker_skips_calls_during_the_cooldown_then_lets_one_probe_through() -
     clock = Clock()
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
     assert breaker.allow()
-    breaker.failure(ConnectionError("refused"))
+    breaker.record_failure(ConnectionError("refused"))
     assert breaker.is_open and not breaker.allow()
     clock.now += 5
     assert breaker.allow()  # the probe
     assert not breaker.allow()  # only one at a time
-    breaker.success()
+    breaker.record_success()
     assert not breaker.is_open and breaker.allow()
     assert (breaker.failures, breaker.opened) == (1, 1)
 
@@ -28,10 +28,10 @@ def test_breaker_skips_calls_during_the_cooldown_then_lets_one_probe_through() -
 def test_a_failed_probe_reopens_for_another_cooldown_without_counting_a_new_opening() -> None:
     clock = Clock()
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
-    breaker.failure(TimeoutError())
+    breaker.record_failure(TimeoutError())
     clock.now += 5
     assert breaker.allow()
-    breaker.failure(TimeoutError())
+    breaker.record_failure(TimeoutError())
     assert not breaker.allow()
     clock.now += 5
     assert breaker.allow()
@@ -41,7 +41,7 @@ def test_a_failed_probe_reopens_for_another_cooldown_without_counting_a_new_open
 def test_an_abandoned_probe_lets_the_next_call_probe() -> None:
     clock = Clock()
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
-    breaker.failure(TimeoutError())
+    breaker.record_failure(TimeoutError())
     clock.now += 5
     assert breaker.allow()
     breaker.abandon()

@@ -50,7 +50,7 @@ async def test_server_stats_reports_the_window_for_an_admin(
 ) -> None:
     await make_universe(db, 3, 2)
     token, _ = await create_key(db, "ops", scopes=["read", "admin"])
-    # Response-cache hits are answered before GraphQL runs: they are not operations.
+    # No response cache: the repeated MentionFeed must reach the field cache, whose counts follow.
     app = create_app(settings.model_copy(update={"cache_response_enabled": False}))
     async with serve(app) as client:
         for _ in range(3):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.breaker import Breaker
 from app.config import Settings
 from app.quotes import QuoteData, QuoteProvider, Source, breaker_for, finnhub_config
-from app.quotes.breaker import CircuitBreaker
 from app.quotes.finnhub import FinnhubProvider
 from tests.quotes.upstream import Upstream
 
@@ -26,7 +26,7 @@ def finnhub_settings(upstream: Upstream, **overrides: Any) -> Settings:
 
 
 def finnhub_provider(
-    upstream: Upstream, breaker: CircuitBreaker | None = None, **overrides: Any
+    upstream: Upstream, breaker: Breaker | None = None, **overrides: Any
 ) -> FinnhubProvider:
     settings = finnhub_settings(upstream, **overrides)
     return FinnhubProvider(finnhub_config(settings), breaker or breaker_for(settings))

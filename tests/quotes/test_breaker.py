@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.quotes.breaker import CircuitBreaker
+from app.breaker import Breaker
 from tests.quotes.helpers import finnhub_provider
 from tests.quotes.upstream import Behaviour, Upstream, running_upstream
 
@@ -19,7 +19,7 @@ class Clock:
         return self.now
 
 
-def state(breaker: CircuitBreaker) -> str:
+def state(breaker: Breaker) -> str:
     return breaker.state
 
 
@@ -30,7 +30,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 
 
 def test_breaker_opens_after_the_configured_failures_in_a_row() -> None:
-    breaker = CircuitBreaker(failures=3, cooldown_s=30, clock=Clock())
+    breaker = Breaker("quotes", failures=3, cooldown_s=30, clock=Clock())
     for _ in range(2):
         breaker.record_failure()
     breaker.record_success()
@@ -43,7 +43,7 @@ def test_breaker_opens_after_the_configured_failures_in_a_row() -> None:
 
 def test_half_open_breaker_lets_one_probe_through() -> None:
     clock = Clock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = Breaker("quotes", failures=1, cooldown_s=30, clock=clock)
     breaker.record_failure()
     clock.now += 29
     assert not breaker.allow()
@@ -57,7 +57,7 @@ def test_half_open_breaker_lets_one_probe_through() -> None:
 
 def test_a_failed_probe_opens_the_breaker_for_another_cooldown() -> None:
     clock = Clock()
-    breaker = CircuitBreaker(failures=5, cooldown_s=30, clock=clock)
+    breaker = Breaker("quotes", failures=5, cooldown_s=30, clock=clock)
     for _ in range(5):
         breaker.record_failure()
     clock.now += 30
@@ -71,7 +71,7 @@ def test_a_failed_probe_opens_the_breaker_for_another_cooldown() -> None:
 async def test_open_breaker_makes_no_upstream_call_until_the_cooldown(upstream: Upstream) -> None:
     upstream.behaviour = Behaviour(status=500, failures=1)
     clock = Clock()
-    breaker = CircuitBreaker(failures=3, cooldown_s=30, clock=clock)
+    breaker = Breaker("quotes", failures=3, cooldown_s=30, clock=clock)
     provider = finnhub_provider(upstream, breaker, quotes_retries=0, quotes_breaker_failures=3)
     try:
         for symbol in ("A", "B", "C"):
@@ -96,7 +96,7 @@ async def test_open_breaker_makes_no_upstream_call_until_the_cooldown(upstream: 
 async def test_a_probe_cut_by_the_batch_budget_reopens_the_breaker(upstream: Upstream) -> None:
     upstream.behaviour = Behaviour(hang=True)
     clock = Clock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = Breaker("quotes", failures=1, cooldown_s=30, clock=clock)
     provider = finnhub_provider(upstream, breaker, quotes_retries=0, quotes_batch_budget_ms=100)
     try:
         assert await provider.fetch_many(["A"]) == [None]
