@@ -1,0 +1,83 @@
+"""`python -m bench users` and `python -m bench soak`: users ramping up, and memory over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.config import BenchConfig
+from bench.loadgen import LoadSpec
+from bench.report import machine, now_iso, table
+from bench.run import load_phase
+from bench.server import running
+from bench.userload import RampSpec
+
+
+def run_users(
+    config: BenchConfig, workers: int, steps: list[int], step_s: float, think_s: float
+) -> dict[str, Any]:
+    report = {"command": "users", "date": now_iso(), "machine": machine(), "workers": workers}
+    with running("real", config, workers, config.port) as server:
+        spec = RampSpec(url=server.url, steps=steps, step_s=step_s, think_s=think_s)
+        report.update(load_phase(server, spec, module="bench.userload"))
+    return report
+
+
+def render_users(report: dict[str, Any]) -> str:
+    headers = ["users", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "error rate"]
+    rows = [
+        [s["users"], s["rps"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["errors"], s["error_rate"]]
+        for s in report["steps"]
+    ]
+    return "\n".join(
+        [
+            f"{report['date']}  workers={report['workers']}  think={report['spec']['think_s']}s",
+            table(headers, rows),
+            f"saturation: {report['saturation']}",
+            f"server: {report['server']}",
+        ]
+    )
+
+
+def run_soak(
+    config: BenchConfig, workers: int, requests: int, warmup: int, concurrency: int,
+    max_duration_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Warm up, note the RSS, send `requests` more (bounded in time), note it again."""
+    at_start = machine()
+    with running("real", config, workers, config.port) as server:
+        warm = LoadSpec(url=server.url, concurrency=concurrency, duration_s=max_duration_s,
+                        max_requests=warmup, seed=2)  # fmt: skip
+        warm_result = load_phase(server, warm)
+        rss_after_warmup = server.rss_mb()
+        soak = LoadSpec(url=server.url, concurrency=concurrency, duration_s=max_duration_s,
+                        max_requests=requests, seed=3)  # fmt: skip
+        result = load_phase(server, soak)
+        rss_end = server.rss_mb()
+    sent = result["ops"]["ALL"]["requests"]
+    return {
+        "command": "soak",
+        "date": now_iso(),
+        "machine": at_start,
+        "workers": workers,
+        "requests_asked": requests,
+        "requests_sent": sent,
+        "warmup_requests": warm_result["ops"]["ALL"]["requests"],
+        "rss_after_warmup_mb": round(rss_after_warmup, 1),
+        "rss_end_mb": round(rss_end, 1),
+        "rss_growth_pct": round((rss_end - rss_after_warmup) / rss_after_warmup * 100, 2),
+        "rss_samples_mb": result["rss_samples_mb"],
+        "ops": result["ops"],
+        "server": result["server"],
+    }
+
+
+def render_soak(report: dict[str, Any]) -> str:
+    all_ops = report["ops"]["ALL"]
+    return (
+        f"{report['date']}  workers={report['workers']}  requests={report['requests_sent']} "
+        f"(asked {report['requests_asked']}) after {report['warmup_requests']} warm-up\n"
+        f"RSS after warm-up {report['rss_after_warmup_mb']} MB, at end {report['rss_end_mb']} MB, "
+        f"growth {report['rss_growth_pct']}%\n"
+        f"req/s {all_ops['rps']}  p95 {all_ops['p95_ms']} ms  p99 {all_ops['p99_ms']} ms  "
+        f"errors {all_ops['errors']}"
+    )
