@@ -8,8 +8,29 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from app.config import Settings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS_DIR = PROJECT_ROOT.parent / "shared" / "operations"
+
+# The load generator plays the public frontend's many anonymous visitors from one address, so the
+# anonymous budget (2000 points refilling 50/s per client) is raised far out of reach: every
+# request is still costed and charged (the Lua script runs on Redis), none is refused. Anonymous,
+# the mix is served from the shared response cache as the public frontend's would be.
+BENCH_BUDGET: dict[str, int | float] = {
+    "budget_anonymous_capacity": 100_000_000,
+    "budget_anonymous_restore_per_s": 10_000_000.0,
+}
+
+
+def bench_settings(settings: Settings) -> Settings:
+    """`settings` with the bench's anonymous budget (see BENCH_BUDGET)."""
+    return settings.model_copy(update=BENCH_BUDGET)
+
+
+def bench_budget_env() -> dict[str, str]:
+    """BENCH_BUDGET as the environment of a server process."""
+    return {name.upper(): str(value) for name, value in BENCH_BUDGET.items()}
 
 
 @dataclass(frozen=True, slots=True)

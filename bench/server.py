@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.config import PROJECT_ROOT, BenchConfig
+from bench.config import PROJECT_ROOT, BenchConfig, bench_budget_env
 
 KINDS = ("real", "naive")
 LOG_DIR = PROJECT_ROOT / "bench" / "results"  # server logs of the last run (not versioned)
@@ -36,6 +36,7 @@ def server_command(kind: str, host: str, port: int, workers: int) -> list[str]:
 def server_env(config: BenchConfig) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DATABASE_URL=config.database_url, LOG_LEVEL="warning", APP_ENV="production")
+    env.update(bench_budget_env())
     if config.redis_url:
         env["REDIS_URL"] = config.redis_url
     else:

@@ -23,7 +23,7 @@ async def naive_context(connection: HTTPConnection) -> Context:
     resources: Resources = connection.app.state.resources
     token = bearer_token(connection.headers.get("authorization"))
     principal = await identify(resources, connection, token)
-    env = LoaderEnv(db=resources.db, now=utcnow())
+    env = LoaderEnv(db=resources.db, now=utcnow(), quotes=resources.quotes)  # no cache
     return Context(resources=resources, principal=principal, loaders=build_naive_loaders(env))
 
 

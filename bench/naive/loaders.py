@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 from loaders import LoaderEnv, Loaders
 from loaders.base import Loader
 from loaders.mentions import MentionByIdLoader, MentionPageLoader
+from loaders.quotes import QuoteLoader
 from loaders.sentiment import SentimentByStockLoader, SentimentHistoryLoader
 from loaders.stocks import StockByIdLoader, StockBySymbolLoader, StockPageLoader
 from loaders.trending import TrendingLoader
@@ -73,6 +74,10 @@ class NaiveTrending(OneByOne, TrendingLoader):
     pass
 
 
+class NaiveQuote(OneByOne, QuoteLoader):
+    pass
+
+
 def build_naive_loaders(env: LoaderEnv) -> Loaders:
     by_id = NaiveStockById(env)
     mention_by_id = NaiveMentionById(env)
@@ -86,6 +91,7 @@ def build_naive_loaders(env: LoaderEnv) -> Loaders:
         mention_by_id=mention_by_id,
         mention_page=NaiveMentionPage(env, mention_by_id),
         trending=NaiveTrending(env, by_id),
+        quote=NaiveQuote(env),
     )
     turn = asyncio.Lock()
     for field in fields(loaders):

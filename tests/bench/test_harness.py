@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.timeutil import utcnow
-from bench.config import read_operations
+from bench.config import bench_settings, read_operations
 from bench.loadgen import LoadSpec, drive
 from bench.sqlcount import count_per_operation
 from bench.stats import Samples, percentile, summarize
@@ -81,7 +81,7 @@ async def test_load_generator_reports_every_field_per_operation(
     db: Database, settings: Settings
 ) -> None:
     await make_universe(db, STOCKS, 3)
-    app = create_app(settings)
+    app = create_app(bench_settings(settings))
     async with app.router.lifespan_context(app):
         spec = LoadSpec(url="http://bench", concurrency=4, duration_s=60, max_requests=60,
                         stocks=STOCKS)  # fmt: skip

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.timeutil import utcnow
-from bench.config import read_operations
+from bench.config import bench_settings, read_operations
 from bench.sqlcount import in_process
 from bench.workload import Workload
 from loaders import LoaderEnv, Loaders
@@ -37,7 +37,7 @@ async def test_no_loader_context_or_session_survives_its_request(
 ) -> None:
     await make_universe(db, 5, 3)
     workload = Workload(read_operations(), 5, seed=11)
-    async with in_process(create_app(settings)) as client:
+    async with in_process(create_app(bench_settings(settings))) as client:
         for _ in range(300):
             request = workload.next()
             response = await client.post(
