@@ -29,11 +29,13 @@ def cmd_run(args: argparse.Namespace, config: BenchConfig) -> int:
         max_requests=args.max_requests,
         stocks=size.stocks,
         only=args.only,
+        as_tier=args.as_tier,
     )
     report = run_benchmark(config, options)
     report["seed"] = {"stocks": size.stocks, "mentions": size.mentions, "days": size.days}
     print(render(report))
     name = f"run-w{args.workers}" + (f"-{args.only}" if args.only else "")
+    name += "-internal" if args.as_tier == "internal" else ""
     print(f"saved {save(name, report, args.out)}")
     return 0
 
@@ -43,7 +45,9 @@ def cmd_users(args: argparse.Namespace, config: BenchConfig) -> int:
 
     asyncio.run(seed(config, SeedSize(args.stocks, args.mentions, args.days)))
     steps = [int(x) for x in args.steps.split(",")]
-    report = run_users(config, args.workers, steps, args.step_seconds, args.think)
+    report = run_users(
+        config, args.workers, steps, args.step_seconds, args.think, args.live_share, args.ingest
+    )
     print(render_users(report))
     print(f"saved {save(f'users-w{args.workers}', report, args.out)}")
     return 0
@@ -54,8 +58,9 @@ def cmd_soak(args: argparse.Namespace, config: BenchConfig) -> int:
 
     asyncio.run(seed(config, SeedSize(args.stocks, args.mentions, args.days)))
     report = run_soak(
-        config, args.workers, args.requests, args.warmup, args.concurrency, args.max_duration
-    )
+        config, args.workers, args.requests, args.warmup, args.concurrency, args.max_duration,
+        args.churn, args.churn_batch,
+    )  # fmt: skip
     print(render_soak(report))
     print(f"saved {save(f'soak-w{args.workers}', report, args.out)}")
     return 0
@@ -91,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
     run.add_argument("--max-requests", type=int, default=20_000, help="cap per server")
     run.add_argument("--only", choices=sorted(MIX), help="one operation instead of the mix")
+    run.add_argument(
+        "--as", dest="as_tier", choices=["anonymous", "internal"], default="anonymous",
+        help="anonymous (the public frontend: shared response cache) or an internal API key",
+    )  # fmt: skip
     run.set_defaults(handler=cmd_run)
 
     users = with_size(sub.add_parser("users", help="simulated users ramping up, with think time"))
@@ -98,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--steps", default="50,100,250,500,1000,2500,5000,10000")
     users.add_argument("--step-seconds", type=float, default=15.0)
     users.add_argument("--think", type=float, default=5.0, help="mean think time, seconds")
+    users.add_argument("--live-share", type=float, default=0.2, help="users with a subscription")
+    users.add_argument("--ingest", type=float, default=2.0, help="mentions ingested per second")
     users.set_defaults(handler=cmd_users)
 
     soak = with_size(sub.add_parser("soak", help="RSS before and after many requests"))
@@ -106,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--warmup", type=int, default=2_500)
     soak.add_argument("--concurrency", type=int, default=16)
     soak.add_argument("--max-duration", type=float, default=300.0, help="seconds per phase")
+    soak.add_argument("--churn", type=int, default=10_000, help="live connections opened+closed")
+    soak.add_argument("--churn-batch", type=int, default=1000, help="connections open at once")
     soak.set_defaults(handler=cmd_soak)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +20,13 @@ OPERATIONS_DIR = PROJECT_ROOT.parent / "shared" / "operations"
 # anonymous budget (2000 points refilling 50/s per client) is raised far out of reach: every
 # request is still costed and charged (the Lua script runs on Redis), none is refused. Anonymous,
 # the mix is served from the shared response cache as the public frontend's would be.
+# With `--as internal` the same goes for the internal tier (100,000 points refilling 2,000/s by
+# default, a few hundred requests of the mix per second).
 BENCH_BUDGET: dict[str, int | float] = {
     "budget_anonymous_capacity": 100_000_000,
     "budget_anonymous_restore_per_s": 10_000_000.0,
+    "budget_internal_capacity": 100_000_000,
+    "budget_internal_restore_per_s": 10_000_000.0,
 }
 
 
@@ -68,3 +75,32 @@ def read_operations(folder: Path = OPERATIONS_DIR) -> dict[str, str]:
     if not folder.is_dir():
         raise SystemExit(f"bench: the reference operations are missing: {folder}")
     return {p.stem: p.read_text() for p in sorted(folder.glob("*.graphql"))}
+
+
+@contextmanager
+def bench_key(config: BenchConfig, name: str, scopes: tuple[str, ...]) -> Iterator[str]:
+    """An `internal` tier API key in the bench database for the length of a run, then revoked:
+    what a frontend's server (BFF) or the partner that ingests would hold."""
+    from app.apikeys import create_key, revoke_key
+    from app.db import create_database
+
+    async def create() -> tuple[str, int]:
+        db = create_database(Settings(database_url=config.database_url))
+        try:
+            token, record = await create_key(db, name, scopes=scopes, tier="internal")
+            return token, record.id
+        finally:
+            await db.dispose()
+
+    async def revoke(key_id: int) -> None:
+        db = create_database(Settings(database_url=config.database_url))
+        try:
+            await revoke_key(db, key_id)
+        finally:
+            await db.dispose()
+
+    token, key_id = asyncio.run(create())
+    try:
+        yield token
+    finally:
+        asyncio.run(revoke(key_id))

@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from bench.config import read_operations
+from bench.live import LiveStats, churn, ws_url
 from bench.stats import Samples, summarize
 from bench.workload import Request, Workload
 
@@ -34,17 +35,26 @@ class LoadSpec:
     seed: int = 1
     warmup_requests: int = 0
     only: str | None = None  # one operation instead of the mix
+    token: str | None = None  # an API key: requests then skip the shared response cache
+    churn_connections: int = 0  # WebSocket connections opened and closed during the phase
+    churn_batch: int = 1000  # opened at once, then all closed
 
 
-async def send(client: httpx.AsyncClient, request: Request) -> tuple[float, str | None]:
-    """Send one operation; return its latency in ms and an error description or None."""
+async def send(
+    client: httpx.AsyncClient, request: Request, token: str | None = None
+) -> tuple[float, str | None, str | None]:
+    """Send one operation; return its latency in ms, an error description or None, and the
+    response cache's verdict (the `X-Cache` header: HIT, MISS, or None when not cacheable)."""
     body = orjson.dumps({"query": request.query, "variables": request.variables})
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     started = time.perf_counter()
     error: str | None = None
+    cache: str | None = None
     try:
-        response = await client.post(
-            "/graphql", content=body, headers={"content-type": "application/json"}
-        )
+        response = await client.post("/graphql", content=body, headers=headers)
+        cache = response.headers.get("x-cache")
         if response.status_code != 200:
             error = f"HTTP {response.status_code}: {response.text[:200]}"
         else:
@@ -53,7 +63,7 @@ async def send(client: httpx.AsyncClient, request: Request) -> tuple[float, str 
                 error = json.dumps(payload["errors"][0])
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
-    return (time.perf_counter() - started) * 1000, error
+    return (time.perf_counter() - started) * 1000, error, cache
 
 
 def client_for(
@@ -70,14 +80,17 @@ def client_for(
 async def drive(
     spec: LoadSpec, transport: httpx.AsyncBaseTransport | None = None
 ) -> dict[str, Any]:
-    """Closed loop: `concurrency` clients send the mix until the duration or request cap."""
-    workload = Workload(read_operations(), spec.stocks, spec.seed, spec.only)
+    """Closed loop: `concurrency` clients send the mix until the duration or request cap,
+    while (with `churn_connections`) live connections are opened and closed by the thousand."""
+    operations = read_operations()
+    workload = Workload(operations, spec.stocks, spec.seed, spec.only)
     samples: dict[str, Samples] = defaultdict(Samples)
+    live = LiveStats()
     sent = 0
 
     async with client_for(spec.url, spec.concurrency, transport=transport) as client:
         for _ in range(spec.warmup_requests):
-            await send(client, workload.next())
+            await send(client, workload.next(), spec.token)
         deadline = time.perf_counter() + spec.duration_s
 
         async def worker() -> None:
@@ -85,17 +98,27 @@ async def drive(
             while sent < spec.max_requests and time.perf_counter() < deadline:
                 sent += 1
                 request = workload.next()
-                ms, error = await send(client, request)
-                samples[request.name].add(ms, error)
+                ms, error, cache = await send(client, request, spec.token)
+                samples[request.name].add(ms, error, cache)
 
         started = time.perf_counter()
+        churning = None
+        if spec.churn_connections:
+            query = operations["LiveSentiment"]
+            url, total, batch = ws_url(spec.url), spec.churn_connections, spec.churn_batch
+            churning = asyncio.create_task(churn(url, query, total, batch, spec.stocks, live))
         await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
+        if churning is not None:
+            await churning  # the churn is bounded by its count, not by the duration
         elapsed = time.perf_counter() - started
-    return {
+    result: dict[str, Any] = {
         "spec": asdict(spec),
         "elapsed_s": round(elapsed, 2),
         "ops": summarize(samples, elapsed),
     }
+    if spec.churn_connections:
+        result["live"] = live.as_dict()
+    return result
 
 
 def main() -> int:

@@ -37,7 +37,7 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def cache_hit_ratio(base_url: str) -> float | str:
+def metrics_cache_hit_ratio(base_url: str) -> float | str:
     """The server's cache hit ratio from Prometheus `/metrics`, or "n/a" when it exposes none."""
     try:
         response = httpx.get(f"{base_url}/metrics", timeout=2.0)

@@ -6,14 +6,15 @@ import asyncio
 import json
 import os
 import tempfile
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from bench.config import BenchConfig, read_operations
+from bench.config import BenchConfig, bench_key, read_operations
 from bench.loadgen import LoadSpec
-from bench.report import cache_hit_ratio, machine, now_iso, ratio, table
+from bench.report import machine, metrics_cache_hit_ratio, now_iso, ratio, table
 from bench.server import KINDS, Server, load_process, running, watch
 from bench.sqlcount import count_per_operation
 from bench.workload import MIX, Workload
@@ -29,6 +30,7 @@ class RunOptions:
     stocks: int = 500
     only: str | None = None
     solo_repeat: int = 5
+    as_tier: str = "anonymous"  # or "internal": the load sends an internal key (no response cache)
 
 
 def load_phase(server: Server, spec: Any, module: str = "bench.loadgen") -> dict[str, Any]:
@@ -44,7 +46,10 @@ def load_phase(server: Server, spec: Any, module: str = "bench.loadgen") -> dict
     step = max(1, len(usage.samples) // 40)
     result["rss_samples_mb"] = [round(x, 1) for x in usage.samples[::step]]
     result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
-    result["cache_hit_ratio"] = cache_hit_ratio(server.url)
+    # The response cache's ratio as the clients saw it (X-Cache), and the server's own counters
+    # once it exposes Prometheus /metrics ("n/a" until then).
+    result["cache_hit_ratio"] = result.get("ops", {}).get("ALL", {}).get("cache_hit_ratio")
+    result["metrics_cache_hit_ratio"] = metrics_cache_hit_ratio(server.url)
     return result
 
 
@@ -86,22 +91,33 @@ def run_benchmark(config: BenchConfig, options: RunOptions) -> dict[str, Any]:
         "sql_per_operation": statements(config, options),
     }
     phases: dict[str, Any] = {}
-    for kind in KINDS:
-        port = config.port if kind == "real" else config.naive_port
-        with running(kind, config, options.workers, port) as server:
-            spec = LoadSpec(
-                url=server.url,
-                concurrency=options.concurrency,
-                duration_s=options.duration_s,
-                max_requests=options.max_requests,
-                stocks=options.stocks,
-                warmup_requests=options.warmup_requests,
-                only=options.only,
-            )
-            phases[kind] = load_phase(server, spec)
+    with ExitStack() as stack:
+        token = None
+        if options.as_tier == "internal":
+            token = stack.enter_context(bench_key(config, "bench-loadgen", ("read",)))
+        for kind in KINDS:
+            phases[kind] = run_phase(kind, config, options, token)
     report["phases"] = phases
     report["vs_naive"] = ratios(phases["real"], phases["naive"], report["sql_per_operation"])
     return report
+
+
+def run_phase(
+    kind: str, config: BenchConfig, options: RunOptions, token: str | None
+) -> dict[str, Any]:
+    port = config.port if kind == "real" else config.naive_port
+    with running(kind, config, options.workers, port) as server:
+        spec = LoadSpec(
+            url=server.url,
+            concurrency=options.concurrency,
+            duration_s=options.duration_s,
+            max_requests=options.max_requests,
+            stocks=options.stocks,
+            warmup_requests=options.warmup_requests,
+            only=options.only,
+            token=token,
+        )
+        return load_phase(server, spec)
 
 
 def render(report: dict[str, Any]) -> str:
@@ -115,16 +131,19 @@ def render(report: dict[str, Any]) -> str:
             r["p99_ms"], r["errors"], n.get("errors", "-"),
             sql.get(name, {}).get("real", "-"), sql.get(name, {}).get("naive", "-"),
             sql.get(name, {}).get("solo_ms", {}).get("real", "-"), f"x{v.get('solo')}",
+            r.get("cache_hit_ratio"),
         ])  # fmt: skip
     headers = [
         "operation", "req/s", "vs naive", "p50 ms", "p95 ms", "vs naive", "p99 ms",
-        "errors", "naive err", "SQL", "naive SQL", "alone ms", "vs naive",
+        "errors", "naive err", "SQL", "naive SQL", "alone ms", "vs naive", "hit ratio",
     ]  # fmt: skip
     lines = [
         f"{report['date']}  workers={report['options']['workers']}  "
         f"concurrency={report['options']['concurrency']}  {report['machine']['cpu']}",
         table(headers, rows),
-        f"server real: {real['server']}  cache hit ratio: {real['cache_hit_ratio']}",
+        f"as {report['options']['as_tier']}; response cache hit ratio (X-Cache): "
+        f"{real['cache_hit_ratio']}; from /metrics: {real['metrics_cache_hit_ratio']}",
+        f"server real: {real['server']}",
         f"server naive: {naive['server']}",
         "results match naive: " + ", ".join(f"{k}={v['results_match']}" for k, v in sql.items()),
     ]

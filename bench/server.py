@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ def server_env(config: BenchConfig) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DATABASE_URL=config.database_url, LOG_LEVEL="warning", APP_ENV="production")
     env.update(bench_budget_env())
+    # Every simulated user connects from 127.0.0.1: one client for the per-client WebSocket cap.
+    env["REALTIME_MAX_CONNECTIONS_PER_CLIENT"] = env["REALTIME_MAX_CONNECTIONS"] = "20000"
+    # Redis pub/sub channels ignore the db number: a prefix of its own keeps the bench's events
+    # away from anyone else's subscribers on the same Redis.
+    env["REALTIME_CHANNEL_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}:"
     if config.redis_url:
         env["REDIS_URL"] = config.redis_url
     else:

@@ -23,9 +23,15 @@ class Samples:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
+    cache_hits: int = 0  # responses with `X-Cache: HIT` (the shared response cache)
+    cache_misses: int = 0  # `X-Cache: MISS`; responses with neither were not cacheable
 
-    def add(self, ms: float, error: str | None) -> None:
+    def add(self, ms: float, error: str | None, cache: str | None = None) -> None:
         self.latencies_ms.append(ms)
+        if cache == "HIT":
+            self.cache_hits += 1
+        elif cache == "MISS":
+            self.cache_misses += 1
         if error is not None:
             self.errors += 1
             self.first_error = self.first_error or error[:300]
@@ -43,7 +49,15 @@ class Samples:
             "p99_ms": round(percentile(ordered, 99), 1),
             "mean_ms": round(sum(ordered) / count, 1) if count else 0.0,
             "first_error": self.first_error,
+            "cache_hits": self.cache_hits,
+            "cache_misses": self.cache_misses,
+            "cache_hit_ratio": hit_ratio(self.cache_hits, self.cache_misses),
         }
+
+
+def hit_ratio(hits: int, misses: int) -> float | None:
+    """hits / (hits + misses), or None when no response said either."""
+    return round(hits / (hits + misses), 3) if hits + misses else None
 
 
 def summarize(by_name: dict[str, Samples], elapsed_s: float) -> dict[str, Any]:
@@ -52,6 +66,8 @@ def summarize(by_name: dict[str, Samples], elapsed_s: float) -> dict[str, Any]:
     for samples in by_name.values():
         total.latencies_ms.extend(samples.latencies_ms)
         total.errors += samples.errors
+        total.cache_hits += samples.cache_hits
+        total.cache_misses += samples.cache_misses
         total.first_error = total.first_error or samples.first_error
     out = {name: s.summary(elapsed_s) for name, s in sorted(by_name.items())}
     out["ALL"] = total.summary(elapsed_s)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -23,7 +25,10 @@ from tests.factories.stocks import make_stock
 from tests.factories.universe import make_universe
 
 STOCKS = 6
-FIELDS = {"requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms", "mean_ms"}
+FIELDS = {
+    "requests", "errors", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms", "mean_ms",
+    "cache_hits", "cache_misses", "cache_hit_ratio",
+}  # fmt: skip
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -129,3 +134,26 @@ def test_saturation_is_where_throughput_stops_growing_with_users() -> None:
     assert found["max_users_within_target"] == 100
     assert found["saturated_at_users"] == 250
     assert found["peak_rps"] == 21 and found["reached_users"] == 250
+
+
+async def test_load_generator_counts_response_cache_hits_anonymous_and_none_with_a_key(
+    db: Database, settings: Settings
+) -> None:
+    await make_universe(db, STOCKS, 3)
+    token, _ = await create_key(db, "bff", tier="internal")
+    app = create_app(bench_settings(settings))
+    spec = LoadSpec(url="http://bench", concurrency=1, max_requests=40, stocks=STOCKS,
+                    only="Trending")  # fmt: skip
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        anonymous = (await drive(spec, transport=transport))["ops"]["Trending"]
+        keyed = await drive(replace(spec, token=token), transport=transport)
+    # Three windows asked 40 times: a miss the first time each, hits after.
+    assert anonymous["cache_misses"] == 3 and anonymous["cache_hits"] == 37
+    assert anonymous["cache_hit_ratio"] == round(37 / 40, 3)
+    # With an API key the shared response cache is neither read nor written.
+    trending = keyed["ops"]["Trending"]
+    assert trending["errors"] == 0, trending["first_error"]
+    assert (trending["cache_hits"], trending["cache_misses"], trending["cache_hit_ratio"]) == (
+        0, 0, None,
+    )  # fmt: skip
