@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import tempfile
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -37,12 +38,19 @@ def load_phase(server: Server, spec: Any, module: str = "bench.loadgen") -> dict
     """Drive `server` with a load generator in its own process; add the server's usage."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "result.json"
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         process = load_process(json.dumps(asdict(spec)), path, module)
         usage = watch(server, process)
+        # The load generator has been waited for (the servers have not): its CPU alone.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu_s = (children.ru_utime - children_before.ru_utime) + (
+            children.ru_stime - children_before.ru_stime
+        )
         if process.returncode != 0:
             raise RuntimeError(f"the load generator failed with {process.returncode}")
         result: dict[str, Any] = json.loads(path.read_text())
     result["server"] = usage.as_dict()
+    result["load_generator_cores"] = round(client_cpu_s / usage.wall_s, 2) if usage.wall_s else 0
     step = max(1, len(usage.samples) // 40)
     result["rss_samples_mb"] = [round(x, 1) for x in usage.samples[::step]]
     result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -143,7 +151,7 @@ def render(report: dict[str, Any]) -> str:
         table(headers, rows),
         f"as {report['options']['as_tier']}; response cache hit ratio (X-Cache): "
         f"{real['cache_hit_ratio']}; from /metrics: {real['metrics_cache_hit_ratio']}",
-        f"server real: {real['server']}",
+        f"server real: {real['server']}  load generator: {real.get('load_generator_cores')} cores",
         f"server naive: {naive['server']}",
         "results match naive: " + ", ".join(f"{k}={v['results_match']}" for k, v in sql.items()),
     ]

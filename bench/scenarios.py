@@ -47,6 +47,7 @@ def render_users(report: dict[str, Any]) -> str:
             f"saturation: {report['saturation']}",
             f"live: {report['live']}",
             f"server: {report['server']}",
+            f"load generator: {report.get('load_generator_cores')} cores",
         ]
     )
 
@@ -84,6 +85,7 @@ def run_soak(
         "rss_samples_mb": result["rss_samples_mb"],
         "ops": result["ops"],
         "server": result["server"],
+        "load_generator_cores": result.get("load_generator_cores"),
         "live": result.get("live"),
         "cache_hit_ratio": result["cache_hit_ratio"],
     }

@@ -154,10 +154,21 @@ async def refresh(config: BenchConfig) -> int:
                 return 0
             shift = f"interval '{int(hours)} hours'"
             await conn.execute(text(f"UPDATE mentions SET published_at = published_at + {shift}"))
+            # The primary key (stock_id, bucket_start) is checked row by row: shifted in place, a
+            # bucket would collide with the next hour's before that one moves. Out of the way
+            # first (a thousand years on, in UTC so no daylight-saving hour moves), then back.
+            await conn.execute(text("SET LOCAL timezone = 'UTC'"))
             await conn.execute(
                 text(
-                    f"UPDATE sentiment_buckets SET bucket_start = bucket_start + {shift}, "
+                    "UPDATE sentiment_buckets SET "
+                    f"bucket_start = bucket_start + {shift} + interval '1000 years', "
                     f"updated_at = updated_at + {shift}"
+                )
+            )
+            await conn.execute(
+                text(
+                    "UPDATE sentiment_buckets "
+                    "SET bucket_start = bucket_start - interval '1000 years'"
                 )
             )
             await conn.execute(text(f"UPDATE bench_seed SET seeded_at = seeded_at + {shift}"))

@@ -63,3 +63,23 @@ async def test_reference_operations_answer_alike_on_seeded_data(
     counts = await count_per_operation(settings, [workload.request(n) for n in MIX])
     assert all(c["results_match"] for c in counts.values()), counts
     assert counts["MentionFeed"]["naive"] > 10 * counts["MentionFeed"]["real"]
+
+
+async def test_reuse_shifts_every_timestamp_by_the_whole_hours_since_seeding(
+    db: Database, seeded: BenchConfig
+) -> None:
+    """Hourly buckets move onto each other's hours: the shift must not trip their key."""
+    buckets = "SELECT count(*) FROM sentiment_buckets"
+    count, total = await scalar(db, buckets), await scalar(db, "SELECT count(*) FROM mentions")
+    newest = "SELECT extract(epoch FROM max(bucket_start)) FROM sentiment_buckets"
+    latest = "SELECT extract(epoch FROM max(published_at)) FROM mentions"
+    before_bucket, before_mention = await scalar(db, newest), await scalar(db, latest)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE bench_seed SET seeded_at = seeded_at - interval '3 hours'"))
+    assert await seed(seeded, SIZE, log=False) == SIZE
+    assert await scalar(db, newest) == before_bucket + 3 * 3600
+    assert await scalar(db, latest) == before_mention + 3 * 3600
+    assert (await scalar(db, buckets), await scalar(db, "SELECT count(*) FROM mentions")) == (
+        count, total,
+    )  # fmt: skip
+    assert await scalar(db, "SELECT sum(mention_count) FROM sentiment_buckets") == SIZE.mentions
