@@ -114,9 +114,11 @@ async def live_user(
 
 
 async def churn(
-    url: str, query: str, total: int, batch: int, stocks: int, stats: LiveStats, seed: int = 9
-) -> None:
-    """Open `batch` subscribed connections at once, close them all; repeat up to `total`."""
+    url: str, query: str, total: int, batch: int, stocks: int, stats: LiveStats, seed: int = 9,
+    pause_s: float = 0.0,
+) -> None:  # fmt: skip
+    """Open `batch` subscribed connections at once, close them all; repeat up to `total`,
+    `pause_s` apart (to spread the churn over a soak)."""
     rng = random.Random(seed)
     done = 0
     while done < total:
@@ -135,6 +137,8 @@ async def churn(
         await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
         stats.closed += len(opened)
         done += size
+        if done < total:
+            await asyncio.sleep(pause_s)
 
 
 @dataclass(slots=True)

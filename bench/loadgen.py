@@ -38,6 +38,7 @@ class LoadSpec:
     token: str | None = None  # an API key: requests then skip the shared response cache
     churn_connections: int = 0  # WebSocket connections opened and closed during the phase
     churn_batch: int = 1000  # opened at once, then all closed
+    churn_pause_s: float = 0.0  # between two batches
 
 
 async def send(
@@ -106,7 +107,9 @@ async def drive(
         if spec.churn_connections:
             query = operations["LiveSentiment"]
             url, total, batch = ws_url(spec.url), spec.churn_connections, spec.churn_batch
-            churning = asyncio.create_task(churn(url, query, total, batch, spec.stocks, live))
+            churning = asyncio.create_task(
+                churn(url, query, total, batch, spec.stocks, live, pause_s=spec.churn_pause_s)
+            )
         await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
         if churning is not None:
             await churning  # the churn is bounded by its count, not by the duration

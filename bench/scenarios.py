@@ -54,20 +54,20 @@ def render_users(report: dict[str, Any]) -> str:
 
 def run_soak(
     config: BenchConfig, workers: int, requests: int, warmup: int, concurrency: int,
-    max_duration_s: float, churn: int = 0, churn_batch: int = 1000,
+    max_duration_s: float, churn: int = 0, churn_batch: int = 1000, churn_pause_s: float = 0.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Warm up, note the RSS, send `requests` more (bounded in time) while `churn` live
     connections are opened and closed `churn_batch` at a time, note it again."""
     at_start = machine()
     with running("real", config, workers, config.port) as server:
         warm = LoadSpec(url=server.url, concurrency=concurrency, duration_s=max_duration_s,
-                        max_requests=warmup, seed=2, churn_connections=min(churn, churn_batch),
+                        max_requests=warmup, seed=2, churn_connections=min(churn, 2 * churn_batch),
                         churn_batch=churn_batch)  # fmt: skip
         warm_result = load_phase(server, warm)
         rss_after_warmup = server.rss_mb()
         soak = LoadSpec(url=server.url, concurrency=concurrency, duration_s=max_duration_s,
                         max_requests=requests, seed=3, churn_connections=churn,
-                        churn_batch=churn_batch)  # fmt: skip
+                        churn_batch=churn_batch, churn_pause_s=churn_pause_s)  # fmt: skip
         result = load_phase(server, soak)
         rss_end = server.rss_mb()
     sent = result["ops"]["ALL"]["requests"]
