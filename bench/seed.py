@@ -1,92 +1,206 @@
-"""Seed throughput and memory: mentions stored per second and peak RSS, batch by batch.
-
-    .venv/bin/python -m bench.seed --server postgresql://postgres@127.0.0.1:5432/postgres \\
-        --mentions 200000
-
-With --server, a throwaway PostgreSQL database is created beside it and dropped at the end;
-with --database-url the given (migrated or empty) database is used as is. RSS is sampled after
-every batch, so a flat curve shows memory does not grow with the total.
-"""
+"""Seed the benchmark database in SQL: stocks, mentions with skewed popularity, hourly buckets."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import resource
 import time
-import uuid
+from dataclasses import dataclass
 
 import asyncpg
-import psutil
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.config import Settings
 from app.db import create_database
-from app.seed import SeedOptions, seed
+from app.sentiment import score_text
+from bench.config import BenchConfig
+
+SECTORS = (
+    "Information Technology",
+    "Health Care",
+    "Financials",
+    "Consumer Discretionary",
+    "Communication Services",
+    "Industrials",
+    "Consumer Staples",
+    "Energy",
+    "Utilities",
+    "Real Estate",
+    "Materials",
+)
+# Mention texts; each is scored with VADER once at seed time, as ingestion would score it.
+TEXTS = (
+    "$SYM to the moon, great earnings and strong guidance!",
+    "$SYM is a terrible disaster, selling everything",
+    "$SYM trading sideways today",
+    "Bought more $SYM, love this company",
+    "$SYM missed estimates, ugly quarter",
+)
+SOURCES = ("REDDIT", "TWITTER", "STOCKTWITS", "NEWS")
 
 
-async def _admin(server: str, sql: str) -> None:
-    url = make_url(server)
+@dataclass(frozen=True, slots=True)
+class SeedSize:
+    stocks: int = 500
+    mentions: int = 2_000_000
+    days: int = 30
+
+
+def symbol_of(index: int) -> str:
+    """The symbol of the stock at `index` (0-based): S000, S001, ..."""
+    return f"S{index:03d}"
+
+
+def _array(values: tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _statements(size: SeedSize) -> list[str]:
+    texts = _array(TEXTS)
+    scored = [score_text(t) for t in TEXTS]
+    scores = [
+        f"ARRAY[{', '.join(str(getattr(s, part)) for s in scored)}]::float8[]"
+        for part in ("compound", "positive", "neutral", "negative")
+    ]
+    # popularity ~ u^3 over the stocks (the hottest stock gets ~12% of the mentions, the
+    # coldest ~0.07%), scattered over symbols by a multiplicative permutation.
+    n = size.stocks
+    return [
+        f"""
+        INSERT INTO stocks (id, symbol, name, exchange, sector, industry)
+        SELECT i, 'S' || to_char(i - 1, 'FM000'), 'Company ' || (i - 1) || ' Inc.',
+               (ARRAY['NYSE', 'NASDAQ'])[1 + i % 2], ({_array(SECTORS)})[1 + i % {len(SECTORS)}],
+               'Industry ' || (i % 37)
+        FROM generate_series(1, {n}) AS i
+        """,
+        f"SELECT setval(pg_get_serial_sequence('stocks', 'id'), {n})",
+        f"""
+        INSERT INTO mentions (stock_id, source, external_id, author, text, url, published_at,
+                              compound, positive, neutral, negative)
+        SELECT s.stock_id, (ARRAY{list(SOURCES)})[1 + g % 4], 'bench-' || g, 'user' || (g % 5000),
+               replace(({texts})[1 + t.k], 'SYM', 'S' || to_char(s.stock_id - 1, 'FM000')),
+               CASE WHEN g % 3 = 0 THEN 'https://example.com/m/' || g END,
+               now() - random() * interval '{size.days} days',
+               ({scores[0]})[1 + t.k], ({scores[1]})[1 + t.k],
+               ({scores[2]})[1 + t.k], ({scores[3]})[1 + t.k]
+        FROM generate_series(1, {size.mentions}) AS g
+        CROSS JOIN LATERAL (SELECT 1 + (floor({n} * random() ^ 3)::int * 7919) % {n}
+                            + 0 * g AS stock_id) AS s
+        CROSS JOIN LATERAL (SELECT (floor(random() * {len(TEXTS)}) + 0 * g)::int AS k) AS t
+        """,
+        """
+        INSERT INTO sentiment_buckets (stock_id, bucket_start, mention_count, positive_count,
+                                       negative_count, neutral_count, compound_sum,
+                                       compound_mean, updated_at)
+        SELECT stock_id, date_trunc('hour', published_at), count(*),
+               count(*) FILTER (WHERE compound >= 0.05), count(*) FILTER (WHERE compound <= -0.05),
+               count(*) FILTER (WHERE compound > -0.05 AND compound < 0.05),
+               sum(compound), avg(compound), max(published_at)
+        FROM mentions GROUP BY 1, 2
+        """,
+        "CREATE TABLE bench_seed (stocks int, mentions int, days int, seeded_at timestamptz)",
+        f"INSERT INTO bench_seed VALUES ({n}, {size.mentions}, {size.days}, now())",
+        "ANALYZE",
+    ]
+
+
+async def _create_database(config: BenchConfig) -> bool:
+    """Create the bench database if missing; True when it was created."""
+    url = make_url(config.server_url)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-        database=url.database or "postgres",
-    )  # fmt: skip
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
     try:
-        await conn.execute(sql)
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", config.database_name
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{config.database_name}"')
+        return not exists
     finally:
         await conn.close()
 
 
-async def run(database_url: str, options: SeedOptions) -> None:
-    db = create_database(Settings(database_url=database_url))
-    process = psutil.Process()
-    samples: list[tuple[int, float, float]] = []
-    done = 0
-    began = time.perf_counter()
-
-    def on_batch(n: int) -> None:
-        nonlocal done
-        done += n
-        rss_mb = process.memory_info().rss / 2**20
-        samples.append((done, time.perf_counter() - began, rss_mb))
-
+async def seeded_size(config: BenchConfig) -> SeedSize | None:
+    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
     try:
-        await migrate.upgrade(db)
-        report = await seed(db, options, on_batch=on_batch)
+        async with db.engine.connect() as conn:
+            has_marker = await conn.scalar(text("SELECT to_regclass('bench_seed') IS NOT NULL"))
+            if not has_marker:
+                return None
+            row = (await conn.execute(text("SELECT stocks, mentions, days FROM bench_seed"))).one()
+            return SeedSize(row.stocks, row.mentions, row.days)
     finally:
         await db.dispose()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"database   {db.dialect}, batch size {options.batch_size}")
-    print(f"mentions   {report.mentions_added} added in {report.elapsed_s:.1f} s")
-    print(f"throughput {report.rows_per_s:,.0f} mentions/s (generate + score + insert + roll-up)")
-    print(f"peak RSS   {peak_mb:.0f} MiB")
-    step = max(len(samples) // 10, 1)
-    for count, elapsed, rss_mb in samples[step - 1 :: step]:
-        print(f"  {count:>10,} mentions  {elapsed:7.1f} s  RSS {rss_mb:6.0f} MiB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--server", help="PostgreSQL server URL: use a throwaway database on it")
-    target.add_argument("--database-url", help="use this database as is")
-    parser.add_argument("--mentions", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=2_000)
-    parser.add_argument("--days", type=int, default=14)
-    args = parser.parse_args()
-    options = SeedOptions(mentions=args.mentions, days=args.days, batch_size=args.batch_size)
-    if args.database_url:
-        asyncio.run(run(args.database_url, options))
-        return
-    name = f"insitechart_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(args.server, f'CREATE DATABASE "{name}"'))
-    url = make_url(args.server).set(drivername="postgresql+asyncpg", database=name)
+async def refresh(config: BenchConfig) -> int:
+    """Move every timestamp forward by the whole hours since seeding; return the hours moved.
+
+    Sentiment, history and trending read windows that end now, so a database seeded yesterday
+    would answer with empty windows; shifting keeps it at the same shape without re-seeding.
+    """
+    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
     try:
-        asyncio.run(run(url.render_as_string(hide_password=False), options))
+        async with db.engine.begin() as conn:
+            hours = await conn.scalar(
+                text("SELECT floor(extract(epoch FROM now() - seeded_at) / 3600) FROM bench_seed")
+            )
+            if not hours:
+                return 0
+            shift = f"interval '{int(hours)} hours'"
+            await conn.execute(text(f"UPDATE mentions SET published_at = published_at + {shift}"))
+            # The primary key (stock_id, bucket_start) is checked row by row: shifted in place, a
+            # bucket would collide with the next hour's before that one moves. Out of the way
+            # first (a thousand years on, in UTC so no daylight-saving hour moves), then back.
+            await conn.execute(text("SET LOCAL timezone = 'UTC'"))
+            await conn.execute(
+                text(
+                    "UPDATE sentiment_buckets SET "
+                    f"bucket_start = bucket_start + {shift} + interval '1000 years', "
+                    f"updated_at = updated_at + {shift}"
+                )
+            )
+            await conn.execute(
+                text(
+                    "UPDATE sentiment_buckets "
+                    "SET bucket_start = bucket_start - interval '1000 years'"
+                )
+            )
+            await conn.execute(text(f"UPDATE bench_seed SET seeded_at = seeded_at + {shift}"))
+        return int(hours)
     finally:
-        asyncio.run(_admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await db.dispose()
 
 
-if __name__ == "__main__":
-    main()
+async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSize:
+    """Create, migrate and fill the bench database once; reuse it when already at `size`."""
+    await _create_database(config)
+    current = await seeded_size(config)
+    if current == size:
+        moved = await refresh(config)
+        if log:
+            print(f"bench: {config.database_name} already seeded at {size}; shifted {moved} h")
+        return size
+    started = time.perf_counter()
+    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
+    try:
+        await migrate.upgrade(db)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS bench_seed"))
+            await conn.execute(
+                text("TRUNCATE sentiment_buckets, mentions, stocks RESTART IDENTITY CASCADE")
+            )
+            for statement in _statements(size):
+                await conn.execute(text(statement))
+    finally:
+        await db.dispose()
+    if log:
+        print(
+            f"bench: seeded {config.database_name} {size} in {time.perf_counter() - started:.0f}s"
+        )
+    return size

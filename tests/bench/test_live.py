@@ -1,0 +1,54 @@
+"""The live side of the load: connections churned are released, held ones receive events."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.apikeys import create_key
+from app.config import Settings
+from app.db import Database
+from bench.config import bench_settings, read_operations
+from bench.live import Ingester, LiveStats, churn, live_user, ws_url
+from tests.factories.universe import make_universe
+from tests.liveserver import live_server, wait_for
+
+STOCKS = 5
+
+
+async def test_churned_connections_are_all_opened_subscribed_and_released(
+    db: Database, settings: Settings
+) -> None:
+    await make_universe(db, STOCKS, 1)
+    query = read_operations()["LiveSentiment"]
+    async with live_server(bench_settings(settings)) as server:
+        stats = LiveStats()
+        await churn(ws_url(server.http_url), query, 45, 20, STOCKS, stats)
+        assert (stats.opened, stats.closed, stats.failed) == (45, 45, 0), stats.first_error
+        limits = server.app.state.ws_limits
+        await wait_for(lambda: limits.total == 0)  # every connection's slot is given back
+        await wait_for(lambda: not server.resources.broker.channels)  # and its subscription
+        assert not limits.by_client
+
+
+async def test_a_held_subscription_counts_the_events_of_ingested_mentions(
+    db: Database, settings: Settings
+) -> None:
+    await make_universe(db, 1, 1)  # one stock, S000: every popular symbol drawn is S000
+    token, _ = await create_key(db, "ingester", scopes=("read", "ingest"), tier="internal")
+    operations = read_operations()
+    async with live_server(bench_settings(settings)) as server:
+        stats = LiveStats()
+        holding = await live_user(
+            ws_url(server.http_url), operations["LiveSentiment"], ["S000"], stats
+        )
+        assert holding is not None, stats.first_error
+        await wait_for(lambda: bool(server.resources.broker.channels))
+        async with httpx.AsyncClient(base_url=server.http_url) as client:
+            ingester = Ingester(client, operations["IngestMentions"], token, 50.0, 1, stats)
+            while stats.events == 0 and stats.ingested < 20:
+                await ingester.step()
+        assert stats.ingested >= 1 and stats.ingest_errors == 0, stats.first_error
+        await wait_for(lambda: stats.events >= 1)
+        holding.cancel()
+        await wait_for(lambda: stats.closed == 1)
+        assert stats.failed == 0, stats.first_error
