@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     trace_log: bool = True
     trace_slowest_resolvers: int = Field(default=5, ge=0, le=100)
     trace_slow_resolver_ms: float = Field(default=500.0, gt=0)
+    trace_slow_resolver_lines: int = Field(default=5, ge=0, le=1000)
     trace_slow_sql_ms: float = Field(default=200.0, gt=0)
     trace_sql_fingerprints: int = Field(default=500, ge=1, le=100_000)
     trace_otel: bool = False

@@ -187,7 +187,27 @@ class Tracing(SchemaExtension):
         )
 
     def _warn_slow_resolvers(self) -> None:
-        for timing in self.trace.slow_resolvers:
+        """A warning line per slow resolver, slowest first, at most TRACE_SLOW_RESOLVER_LINES.
+
+        Resolvers waiting on one slow batch are all slow together (a cold MentionFeed can have
+        hundreds); the rest are counted in one more line, so one bad operation is not a log flood.
+        """
+        slow = sorted(self.trace.slow_resolvers, key=lambda t: t.duration_ns, reverse=True)
+        shown, rest = (
+            slow[: self.settings.trace_slow_resolver_lines],
+            slow[self.settings.trace_slow_resolver_lines :],
+        )
+        if rest:
+            log.warning(
+                "%d more slow resolvers in %s (the slowest %d are listed)",
+                len(rest),
+                self.operation_name,
+                len(shown),
+                extra={
+                    "data": {"operation": self.operation_name, "more_slow_resolvers": len(rest)}
+                },
+            )
+        for timing in shown:
             path = dotted(timing.path)
             log.warning(
                 "slow resolver %s: %.1f ms",

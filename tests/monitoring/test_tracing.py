@@ -79,7 +79,11 @@ async def test_resolver_over_the_threshold_gets_a_warning_with_its_path(
     db: Database, settings: Settings, operations: dict[str, str], trace_log: Records
 ) -> None:
     await make_universe(db, 2, 1)
-    app = create_app(settings.model_copy(update={"trace_slow_resolver_ms": 1e-6}))
+    app = create_app(
+        settings.model_copy(
+            update={"trace_slow_resolver_ms": 1e-6, "trace_slow_resolver_lines": 100}
+        )
+    )
     async with serve(app) as client:
         body = await graphql(client, operations["MentionFeed"])
     assert "errors" not in body, body
@@ -93,6 +97,24 @@ async def test_resolver_over_the_threshold_gets_a_warning_with_its_path(
         "stocks.nodes.0.mentions.nodes.0.stock.sentiment",
         "stocks.nodes.1.mentions.nodes.0.stock.sentiment",
     }
+
+
+async def test_slow_resolver_lines_are_capped_per_operation_slowest_first(
+    db: Database, settings: Settings, operations: dict[str, str], trace_log: Records
+) -> None:
+    await make_universe(db, 2, 1)  # 7 resolvers, all slower than the threshold
+    app = create_app(
+        settings.model_copy(update={"trace_slow_resolver_ms": 1e-6, "trace_slow_resolver_lines": 3})
+    )
+    async with serve(app) as client:
+        await graphql(client, operations["MentionFeed"])
+    warnings = trace_log.data(logging.WARNING)
+    [summary] = [w for w in warnings if "more_slow_resolvers" in w]
+    listed = [w for w in warnings if "path" in w]
+    assert summary["more_slow_resolvers"] == 4
+    assert len(listed) == 3
+    durations = [w["duration_ms"] for w in listed]
+    assert durations == sorted(durations, reverse=True)
 
 
 async def test_x_trace_gives_apollo_tracing_with_loader_batches_in_development(
