@@ -51,11 +51,14 @@ async def prepare(database_url: str) -> str:
     return token
 
 
-def start_server(port: int, env: dict[str, str], deflate: bool) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, env: dict[str, str], deflate: bool, profile: str | None
+) -> subprocess.Popen[bytes]:
+    runner = ["bench.profile_server", profile, "--"] if profile else ["uvicorn"]
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
+        *runner,
         "--factory",
         "app.main:create_app",
         "--host",
@@ -125,7 +128,7 @@ async def run(args: argparse.Namespace) -> None:
     }
     if args.redis:
         env["REDIS_URL"] = args.redis
-    server = start_server(args.port, env, args.deflate)
+    server = start_server(args.port, env, args.deflate, args.profile)
     base = f"http://127.0.0.1:{args.port}"
     try:
         await wait_ready(base)
@@ -219,6 +222,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--timeout-s", type=float, default=10.0)
     parser.add_argument("--pause-s", type=float, default=0.2)
+    parser.add_argument("--profile", help="run the server under cProfile, writing stats here")
     parser.add_argument(
         "--deflate", action="store_true", help="allow permessage-deflate (uvicorn's default)"
     )
