@@ -90,6 +90,7 @@ async def wait_ready(base: str) -> None:
 class Subscriber:
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
+        self.refused: list[object] = []  # `error` messages: the subscription never started
         self.ws: ClientConnection | None = None
 
     async def open(self, url: str) -> None:
@@ -108,6 +109,8 @@ class Subscriber:
             message = orjson.loads(raw)
             if message.get("type") == "next":
                 self.received[message["payload"]["data"]["mentionAdded"]["externalId"]] = now
+            elif message.get("type") == "error":
+                self.refused.append(message.get("payload"))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -124,6 +127,9 @@ async def run(args: argparse.Namespace) -> None:
         "REALTIME_MAX_CONNECTIONS": str(args.subscribers + 100),
         "REALTIME_MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + 100),
         "REALTIME_CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
+        # Every subscriber is the same anonymous client, charged once when it subscribes: give it
+        # the budget for all of them, or the later ones are refused (THROTTLED) and never deliver.
+        "BUDGET_ANONYMOUS_CAPACITY": str(100 * (args.subscribers + 100)),
         "LOG_LEVEL": "warning",
     }
     if args.redis:
@@ -143,6 +149,9 @@ async def run(args: argparse.Namespace) -> None:
         readers = [asyncio.create_task(s.read()) for s in subscribers]
         print(f"{len(subscribers)} subscribers connected in {time.perf_counter() - started:.1f} s")
         await asyncio.sleep(1.0)  # let every subscription reach the broker
+        refused = [s.refused[0] for s in subscribers if s.refused]
+        if refused:
+            raise RuntimeError(f"{len(refused)} subscriptions refused, e.g. {refused[0]}")
         rss_connected = process.memory_info().rss
         cpu_before = sum(process.cpu_times()[:2])
         client_before = time.process_time()
