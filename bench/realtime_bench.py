@@ -91,6 +91,8 @@ class Subscriber:
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
         self.refused: list[object] = []  # `error` messages: the subscription never started
+        self.repeated = 0  # events received more than once
+        self.seen: set[str] = set()
         self.ws: ClientConnection | None = None
 
     async def open(self, url: str) -> None:
@@ -108,7 +110,12 @@ class Subscriber:
             now = time.perf_counter()
             message = orjson.loads(raw)
             if message.get("type") == "next":
-                self.received[message["payload"]["data"]["mentionAdded"]["externalId"]] = now
+                external_id = message["payload"]["data"]["mentionAdded"]["externalId"]
+                if external_id in self.seen:
+                    self.repeated += 1
+                    continue
+                self.seen.add(external_id)
+                self.received[external_id] = now
             elif message.get("type") == "error":
                 self.refused.append(message.get("payload"))
 
@@ -200,7 +207,8 @@ async def run(args: argparse.Namespace) -> None:
             f"permessage-deflate: {'on' if args.deflate else 'off'}"
         )
         print(
-            f"deliveries: {len(latencies)} (missing {missing}); latency ms "
+            f"deliveries: {len(latencies)} (missing {missing}, "
+            f"repeated {sum(s.repeated for s in subscribers)}); latency ms "
             f"p50 {1000 * percentile(latencies, 0.50):.0f} "
             f"p95 {1000 * percentile(latencies, 0.95):.0f} "
             f"p99 {1000 * percentile(latencies, 0.99):.0f} "
