@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -88,7 +89,8 @@ async def wait_ready(base: str) -> None:
 
 
 class Subscriber:
-    def __init__(self) -> None:
+    def __init__(self, arrivals: Counter[str]) -> None:
+        self.arrivals = arrivals  # shared: how many subscribers received each event
         self.received: dict[str, float] = {}
         self.refused: list[object] = []  # `error` messages: the subscription never started
         self.repeated = 0  # events received more than once
@@ -116,6 +118,7 @@ class Subscriber:
                     continue
                 self.seen.add(external_id)
                 self.received[external_id] = now
+                self.arrivals[external_id] += 1
             elif message.get("type") == "error":
                 self.refused.append(message.get("payload"))
 
@@ -147,7 +150,8 @@ async def run(args: argparse.Namespace) -> None:
         await wait_ready(base)
         process = psutil.Process(server.pid)
         rss_before = process.memory_info().rss
-        subscribers = [Subscriber() for _ in range(args.subscribers)]
+        arrivals: Counter[str] = Counter()
+        subscribers = [Subscriber(arrivals) for _ in range(args.subscribers)]
         started = time.perf_counter()
         for i in range(0, len(subscribers), 200):
             await asyncio.gather(
@@ -163,6 +167,8 @@ async def run(args: argparse.Namespace) -> None:
         cpu_before = sum(process.cpu_times()[:2])
         client_before = time.process_time()
         latencies: list[float] = []
+        responses: list[float] = []  # the ingest mutation's round trip
+        firsts: list[float] = []  # the first subscriber's latency, per event
         missing = 0
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             # One warm-up event, not measured: every subscription is then known to be in place.
@@ -180,21 +186,22 @@ async def run(args: argparse.Namespace) -> None:
                     json={"query": INGEST, "variables": {"m": [mention]}},
                     headers={"Authorization": f"Bearer {token}"},
                 )
+                responded = time.perf_counter()
                 assert response.json()["data"]["ingestMentions"]["accepted"] == 1
                 deadline = sent + (args.timeout_s if n >= 0 else 120)
                 while time.perf_counter() < deadline:
-                    if all(external_id in s.received for s in subscribers):
+                    if arrivals[external_id] >= len(subscribers):
                         break
                     await asyncio.sleep(0.005)
-                for s in subscribers:
-                    at = s.received.pop(external_id, None)
-                    if n < 0:
-                        continue
-                    if at is None:
-                        missing += 1
-                    else:
-                        latencies.append(at - sent)
+                times = [s.received.pop(external_id, None) for s in subscribers]
                 await asyncio.sleep(args.pause_s)
+                if n < 0:
+                    continue
+                arrived = [at - sent for at in times if at is not None]
+                missing += len(times) - len(arrived)
+                latencies.extend(arrived)
+                responses.append(responded - sent)
+                firsts.append(min(arrived, default=responded - sent))
         rss_after = process.memory_info().rss
         server_cpu = sum(process.cpu_times()[:2]) - cpu_before
         client_cpu = time.process_time() - client_before
@@ -213,6 +220,10 @@ async def run(args: argparse.Namespace) -> None:
             f"p95 {1000 * percentile(latencies, 0.95):.0f} "
             f"p99 {1000 * percentile(latencies, 0.99):.0f} "
             f"max {1000 * max(latencies):.0f} mean {1000 * statistics.fmean(latencies):.0f}"
+        )
+        print(
+            f"per event, ms: ingest response p50 {1000 * statistics.median(responses):.0f}, "
+            f"first delivery p50 {1000 * statistics.median(firsts):.0f}"
         )
         deliveries = max(1, len(latencies))
         print(
