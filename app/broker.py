@@ -41,6 +41,7 @@ class Subscriber:
         self.on_overflow = on_overflow
         self.overflowed = False
         self.dropped = 0  # messages replaced by newer ones (coalescing)
+        self.busy = False  # a message handed out by `get` is still being handled
         self._queue: deque[Message] = deque()
         self._latest: dict[str, bytes] = {}
         self._ready = asyncio.Event()
@@ -67,15 +68,26 @@ class Subscriber:
     def pending(self) -> int:
         return len(self._latest) if self.coalesce else len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing in hand: a message delivered around the queue keeps order."""
+        return not (self.busy or self.overflowed or self._queue or self._latest)
+
     async def get(self) -> Message:
-        """The next message; raise `SlowConsumer` once the queue has overflowed."""
+        """The next message; raise `SlowConsumer` once the queue has overflowed.
+
+        The message counts as in hand (`busy`) until the consumer asks for the next one.
+        """
+        self.busy = False
         while True:
             if self.overflowed:
                 raise SlowConsumer(f"more than {self.queue_size} events behind")
             if self.coalesce and self._latest:
                 channel = next(iter(self._latest))
+                self.busy = True
                 return channel, self._latest.pop(channel)
             if self._queue:
+                self.busy = True
                 return self._queue.popleft()
             self._ready.clear()
             await self._ready.wait()

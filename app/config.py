@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     realtime_ws_deflate: bool = False
     gc_gen0_threshold: int = Field(default=100_000, ge=0)
 
+    # --- realtime fan-out ---
+    realtime_direct_writes: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

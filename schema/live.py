@@ -34,10 +34,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from app.broker import SlowConsumer
 from app.config import Settings
 from app.ratelimit import tier_rate
+from app.wire import Wire
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
 from schema.cost import CostAnalysis, select_operation
-from schema.multiplex import END, ERROR, Multiplexer, live_field
+from schema.multiplex import END, ERROR, Multiplexer, live_field, next_message
 
 log = logging.getLogger("insitechart.live")
 
@@ -105,6 +106,8 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         multiplexer: Multiplexer = self.view.multiplexer  # type: ignore[attr-defined]
         head = b'{"id":' + orjson.dumps(operation.id) + b',"type":'
         ws = self.websocket.ws  # type: ignore[attr-defined]
+        direct = self.context.resources.settings.realtime_direct_writes
+        wire = Wire.of(ws.scope) if direct else None
         try:
             async with multiplexer.join(
                 self.schema,  # type: ignore[arg-type]
@@ -114,6 +117,8 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 operation.variables,
                 coalesce,
                 self._close_slow,
+                head,
+                wire,
             ) as outlet:
                 while True:
                     kind, frame = await outlet.get()
@@ -124,7 +129,7 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
                         self.operations.pop(operation.id, None)
                         await ws.send_text((head + b'"error","payload":' + frame + b"}").decode())
                         return
-                    await ws.send_text((head + b'"next","payload":' + frame + b"}").decode())
+                    await ws.send_text(next_message(head, frame).decode())
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except (SlowConsumer, WebSocketDisconnect, RuntimeError):
             # Closed by the slow-consumer rule, or by the client, mid-send.

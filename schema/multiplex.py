@@ -23,6 +23,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from app.broker import Subscriber
 from app.resources import Resources
 from app.timeutil import utcnow
+from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.context import Context
@@ -53,6 +54,26 @@ def live_field(query: str, operation_name: str | None) -> bool | None:
     return COALESCING_FIELDS.get(name) if isinstance(name, str) else None
 
 
+class Outlet(Subscriber):
+    """One operation's share of a feed: written straight to its socket while it keeps up."""
+
+    def __init__(
+        self,
+        head: bytes,
+        wire: Wire | None,
+        queue_size: int,
+        coalesce: bool,
+        on_overflow: Callable[[], None],
+    ) -> None:
+        super().__init__((), queue_size, coalesce, on_overflow)
+        self.head = head  # b'{"id":"<operation id>","type":'
+        self.wire = wire
+
+
+def next_message(head: bytes, payload: bytes) -> bytes:
+    return head + b'"next","payload":' + payload + b"}"
+
+
 class Feed:
     """One execution of a live subscription, fanned out to the outlets of many connections."""
 
@@ -60,16 +81,36 @@ class Feed:
         self.key = key
         self.schema = schema
         self.resources = resources
-        self.outlets: set[Subscriber] = set()
+        self.outlets: set[Outlet] = set()
         self.task: asyncio.Task[None] | None = None
         self.finished = False
+        self.written = 0  # events written straight to a socket
+        self.queued = 0  # events that went through an outlet's queue
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name="live-feed")
 
-    def broadcast(self, key: str, frame: bytes) -> None:
+    def broadcast(self, key: str, payload: bytes) -> None:
+        """Write an event to every idle outlet's socket in one loop; queue it for the others.
+
+        An outlet with something queued or in hand, or whose socket is backed up or closing, gets
+        the event through its queue, so each connection still sees its events in order and a slow
+        one meets the bounded queue and the slow-consumer rule. Outlets sharing an operation id
+        share one frame.
+        """
+        direct = key not in (END, ERROR)
+        frames: dict[bytes, bytes] = {}
         for outlet in tuple(self.outlets):
-            outlet.deliver(key, frame)
+            wire = outlet.wire
+            if direct and wire is not None and outlet.idle:
+                frame = frames.get(outlet.head)
+                if frame is None:
+                    frame = frames[outlet.head] = text_frame(next_message(outlet.head, payload))
+                if wire.write(frame):
+                    self.written += 1
+                    continue
+            self.queued += direct
+            outlet.deliver(key, payload)
 
     async def _run(self) -> None:
         query, operation_name, variables = self.key
@@ -128,13 +169,16 @@ class Multiplexer:
         variables: dict[str, object] | None,
         coalesce: bool,
         on_overflow: Callable[[], None],
-    ) -> AsyncIterator[Subscriber]:
+        head: bytes,
+        wire: Wire | None,
+    ) -> AsyncIterator[Outlet]:
         key: FeedKey = (
             query,
             operation_name,
             orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS),
         )
-        outlet = Subscriber((), resources.settings.realtime_queue_size, coalesce, on_overflow)
+        queue_size = resources.settings.realtime_queue_size
+        outlet = Outlet(head, wire, queue_size, coalesce, on_overflow)
         feed = self.feeds.get(key)
         if feed is None or feed.finished:
             feed = Feed(key, schema, resources)

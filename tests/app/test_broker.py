@@ -49,6 +49,26 @@ async def test_a_subscriber_beyond_its_queue_is_cut_off_and_others_keep_receivin
         assert [(await fast.get())[1] for _ in range(10)] == [str(i).encode() for i in range(10)]
 
 
+async def test_a_subscriber_is_idle_only_with_nothing_queued_and_nothing_in_hand(
+    broker: Broker,
+) -> None:
+    # The fan-out may write around the queue only to an idle subscriber: order is kept.
+    async with broker.subscribe(["m:A"], queue_size=10) as sub:
+        await wait_for(lambda: broker.is_live("m:A"))
+        assert sub.idle
+        await broker.publish([("m:A", b"1"), ("m:A", b"2")])
+        await wait_for(lambda: sub.pending == 2)
+        assert not sub.idle
+        assert await sub.get() == ("m:A", b"1")
+        assert await sub.get() == ("m:A", b"2")
+        assert not sub.idle  # "2" is still being handled by the consumer
+        waiting = asyncio.create_task(sub.get())
+        await asyncio.sleep(0)
+        assert sub.idle  # the consumer asked for more: "2" is done
+        await broker.publish([("m:A", b"3")])
+        assert await waiting == ("m:A", b"3")
+
+
 async def test_many_local_subscribers_share_one_backend_subscription(
     broker: Broker, request: pytest.FixtureRequest
 ) -> None:
