@@ -13,8 +13,8 @@ the stocks whose sentiment, history or mentions it shows, and trending if it ran
 request's loaders read them (loaders/base.py). A hit is served only while every one of those
 generations is current, so an ingest for one stock leaves responses about other stocks cached.
 A response depending on more than CACHE_RESPONSE_MAX_TAGS tags is tagged `responses` instead,
-which every ingest bumps. The hit path is at most two round trips: one MGET of the entry (with
-the `responses` generation), then one MGET of the entry's other tags (skipped when it has none).
+which every ingest bumps. A look-up is one round trip: a script on Redis reads the entry and
+checks its tags' generations (Backend.get_current), and returns the `responses` generation too.
 
 A hit is still a request of its operation: it is recorded through the monitor (latency histogram
 and `serverStats`) under the name GraphQL recorded when the entry was stored.
@@ -155,11 +155,10 @@ class ResponseCache:
         started: float,
     ) -> None:
         key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
-        raw, responses_raw = await cache.backend.get_many(
-            [key, cache.generation_key(RESPONSES_TAG)]
+        raw, responses_generation = await cache.backend.get_current(
+            key, cache.generation_key(""), RESPONSES_TAG
         )
-        responses_generation = int(responses_raw) if responses_raw else 0
-        hit = await _current(cache, _decode(raw), responses_generation)
+        hit = _decode(raw)
         if hit is not None:
             _, expires, etag, requested, operation, body = hit
             max_age = int(expires - time.time())
@@ -282,24 +281,6 @@ def _decode(raw: bytes | None) -> Entry | None:
     except (orjson.JSONDecodeError, ValueError, TypeError):
         return None  # unreadable, or written by an older version: a miss that rewrites it
     return pairs, float(expires), str(etag), int(requested), str(operation), body
-
-
-async def _current(cache: Cache, entry: Entry | None, responses_generation: int) -> Entry | None:
-    """The entry if every tag it depends on still has its stored generation, else None.
-
-    The `responses` generation came with the entry; the others cost one more MGET.
-    """
-    if entry is None or entry[1] - time.time() < 1:
-        return None  # absent, or expiring: not worth a round trip
-    tags = entry[0]
-    others = [tag for tag, _ in tags if tag != RESPONSES_TAG]
-    current = {RESPONSES_TAG: responses_generation}
-    if others:
-        raw = await cache.backend.get_many([cache.generation_key(tag) for tag in others])
-        current.update((tag, int(g) if g else 0) for tag, g in zip(others, raw, strict=True))
-    if any(current[tag] != generation for tag, generation in tags):
-        return None
-    return entry
 
 
 class _Recorder:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.cache import build_cache
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -137,7 +138,7 @@ async def test_two_instances_sharing_redis_agree_on_what_an_ingest_made_stale(
     assert mention_count(a_on_two) == 2
 
 
-async def test_a_hit_costs_at_most_two_redis_round_trips(
+async def test_a_hit_is_one_redis_round_trip_whatever_its_tags(
     db: Database, redis_response_settings: Settings, operations: dict[str, str]
 ) -> None:
     await make_universe(db, 2, 1)
@@ -153,6 +154,28 @@ async def test_a_hit_costs_at_most_two_redis_round_trips(
         untagged_trips = list(log.round_trips)
     assert tagged.headers["x-cache"] == "HIT"
     assert untagged.headers["x-cache"] == "HIT"
-    # The entry with the `responses` generation, then the generations of its two stocks.
-    assert tagged_trips == [["MGET"], ["MGET"]]
-    assert untagged_trips == [["MGET"]]  # no tag beyond `responses`: one round trip
+    # The script reads the entry and the generations of its two stocks on the server.
+    assert tagged_trips == [["EVALSHA"]]
+    assert untagged_trips == [["EVALSHA"]]
+
+
+async def test_get_current_checks_the_tags_an_entry_lists(cached_settings: Settings) -> None:
+    cache = build_cache(cached_settings)
+    prefix = cache.generation_key("")
+    key = cache.generation_key("entry")  # under the test's namespace, deleted afterwards
+    try:
+        await cache.bump(["stock:1", "responses"])
+        entry = b'[[["stock:1", 1], ["stock:2", 0]], 0, "e", 0, "op"]\n{"data": {}}'
+        await cache.backend.set_many([(key, entry, 60)])
+        fresh = await cache.backend.get_current(key, prefix, "responses")
+        await cache.bump(["stock:2"])
+        stale = await cache.backend.get_current(key, prefix, "responses")
+        await cache.backend.set_many([(key, b'[1, 0, "e", 0, "op"]\n{}', 60)])
+        old_format = await cache.backend.get_current(key, prefix, "responses")
+        absent = await cache.backend.get_current(key + ":none", prefix, "responses")
+    finally:
+        await cache.close()
+    assert fresh == (entry, 1)
+    assert stale == (None, 1)
+    assert old_format == (None, 1)
+    assert absent == (None, 1)
