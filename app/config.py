@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     # --- realtime fan-out ---
     realtime_direct_writes: bool = True
 
+    # --- response cache tags ---
+    # A shared response showing more stocks than this is tagged with the global `responses` tag,
+    # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
+    cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -8,6 +8,14 @@ Callers with an API key are never served from, nor stored into, the shared cache
 rebuilt on every hit. A hit executes nothing, so it is charged HIT_COST points, whatever the
 operation's requested cost. The ETag is weak, as bodies differ in that extension alone.
 
+Each stored response lists the cache tags it depends on with their generations at store time:
+the stocks whose sentiment, history or mentions it shows, and trending if it ranks them, as the
+request's loaders read them (loaders/base.py). A hit is served only while every one of those
+generations is current, so an ingest for one stock leaves responses about other stocks cached.
+A response depending on more than CACHE_RESPONSE_MAX_TAGS tags is tagged `responses` instead,
+which every ingest bumps. A look-up is one round trip: a script on Redis reads the entry and
+checks its tags' generations (Backend.get_current), and returns the `responses` generation too.
+
 A hit is still a request of its operation: it is recorded through the monitor (latency histogram
 and `serverStats`) under the name GraphQL recorded when the entry was stored.
 """
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
 
 POLICY_STATE_KEY = "cache_policy"  # set by schema/caching.py: seconds it may be shared, or None
 OPERATION_STATE_KEY = "cache_operation"  # set by schema/caching.py: the operation's name, or None
+TAGS_STATE_KEY = "cache_tags"  # set by schema/caching.py: {tag: generation} the execution read
 ANONYMOUS = "anonymous"  # the label of an unnamed operation, as the tracing extension records it
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # A document that starts with a mutation or subscription is never shared: skip the lookup.
@@ -146,12 +155,12 @@ class ResponseCache:
         started: float,
     ) -> None:
         key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
-        generation_key = cache.generation_key(RESPONSES_TAG)
-        raw, generation_raw = await cache.backend.get_many([key, generation_key])
-        generation = int(generation_raw) if generation_raw else 0
-        hit = _decode(raw, generation)
+        raw, responses_generation = await cache.backend.get_current(
+            key, cache.generation_key(""), RESPONSES_TAG
+        )
+        hit = _decode(raw)
         if hit is not None:
-            expires, etag, requested, operation, body = hit
+            _, expires, etag, requested, operation, body = hit
             max_age = int(expires - time.time())
             if max_age > 0:
                 cache.record("response", "hits")
@@ -179,10 +188,12 @@ class ResponseCache:
         recorder = _Recorder(send)
         await self.app(scope, receive, recorder.send)
         ttl = state.get(POLICY_STATE_KEY)
+        tags = state.get(TAGS_STATE_KEY)
         body = recorder.body
         if (
             recorder.status != 200
             or recorder.streaming
+            or not isinstance(tags, dict)
             or not isinstance(ttl, (int, float))
             or ttl < 1
             or len(body) > self.settings.cache_response_max_bytes
@@ -193,7 +204,9 @@ class ResponseCache:
         shared_body, requested = _without_cost(body)
         etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
         operation = state.get(OPERATION_STATE_KEY) or ANONYMOUS
-        head = [generation, time.time() + ttl, etag, requested, operation]
+        if len(tags) > self.settings.cache_response_max_tags:
+            tags = {RESPONSES_TAG: responses_generation}
+        head = [sorted(tags.items()), time.time() + ttl, etag, requested, operation]
         entry = orjson.dumps(head) + b"\n" + shared_body
         await cache.backend.set_many([(key, entry, ttl)])
         cache.record("response", "writes")
@@ -254,17 +267,20 @@ def _without_cost(body: bytes) -> tuple[bytes, int]:
     return orjson.dumps(document), int(requested)
 
 
-def _decode(raw: bytes | None, generation: int) -> tuple[float, str, int, str, bytes] | None:
+Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes]
+
+
+def _decode(raw: bytes | None) -> Entry | None:
+    """A stored entry: its tags with their generations, expiry, ETag, cost, operation and body."""
     if raw is None:
         return None
     head, _, body = raw.partition(b"\n")
     try:
-        stored_generation, expires, etag, requested, operation = orjson.loads(head)
-    except (orjson.JSONDecodeError, ValueError):
+        tags, expires, etag, requested, operation = orjson.loads(head)
+        pairs = [(str(tag), int(generation)) for tag, generation in tags]
+    except (orjson.JSONDecodeError, ValueError, TypeError):
         return None  # unreadable, or written by an older version: a miss that rewrites it
-    if stored_generation != generation:
-        return None
-    return float(expires), str(etag), int(requested), str(operation), body
+    return pairs, float(expires), str(etag), int(requested), str(operation), body
 
 
 class _Recorder:

@@ -25,6 +25,11 @@ class Loaders:
     trending: TrendingLoader
     quote: QuoteLoader
 
+    @property
+    def env(self) -> LoaderEnv:
+        """The request's environment, which every loader shares."""
+        return self.stock_by_id.env
+
     @classmethod
     def build(cls, env: LoaderEnv) -> Loaders:
         stock_by_id = StockByIdLoader(env)

@@ -33,6 +33,8 @@ class LoaderEnv:
     now: datetime
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     cache: Cache | None = None
+    # The generation of every cache tag this request's values depend on (app/response_cache.py).
+    tags: dict[str, int] = field(default_factory=dict)
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
@@ -58,7 +60,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         with loader_batch(type(self).__name__, len(keys)):
             if self.env.cache is None:
                 return await self.load_batch(keys)
-            return await self.env.cache.load_through(self, keys)
+            return await self.env.cache.load_through(self, keys, self.env.tags)
 
     @abstractmethod
     async def load_batch(self, keys: Sequence[K]) -> list[V]:

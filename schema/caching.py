@@ -23,7 +23,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from app.response_cache import OPERATION_STATE_KEY, POLICY_STATE_KEY
+from app.response_cache import OPERATION_STATE_KEY, POLICY_STATE_KEY, TAGS_STATE_KEY
 from loaders.rows import MentionRow, PointRow, SentimentRow, StockRow, TrendingRow
 from schema.context import Context
 
@@ -93,7 +93,8 @@ def shared_ttl(
 class CachePolicy(SchemaExtension):
     """Tell the response cache (app/response_cache.py) whether and how long it may share a result.
 
-    The verdict goes in the request's state; the middleware reads it once the response is done.
+    The verdict goes in the request's state; the middleware reads it once the response is done,
+    with the cache tags (and their generations) the loaders read while executing.
     """
 
     def on_execute(self) -> Iterator[None]:
@@ -111,4 +112,8 @@ class CachePolicy(SchemaExtension):
                 ttl = shared_ttl(execution.schema._schema, document, overrides)
             setattr(context.request.state, POLICY_STATE_KEY, ttl)
             setattr(context.request.state, OPERATION_STATE_KEY, execution.operation_name)
+            setattr(context.request.state, TAGS_STATE_KEY, None)
         yield
+        if isinstance(context, Context) and context.request is not None:
+            # Only a completed execution says what it read: without this, nothing is stored.
+            setattr(context.request.state, TAGS_STATE_KEY, dict(context.loaders.env.tags))

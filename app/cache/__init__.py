@@ -15,7 +15,7 @@ from app.store import StoredMention
 log = logging.getLogger("insitechart.cache")
 
 TRENDING_TAG = "trending"
-RESPONSES_TAG = "responses"  # every shared response: any new mention may change any of them
+RESPONSES_TAG = "responses"  # shared responses showing too many stocks to tag one by one
 
 
 def stock_tag(stock_id: int) -> str:

@@ -28,6 +28,16 @@ class Backend(Protocol):
     async def bump_many(self, keys: Sequence[str]) -> None:
         """Advance each generation counter (which never expires)."""
 
+    async def get_current(
+        self, key: str, generation_prefix: str, tag: str
+    ) -> tuple[bytes | None, int]:
+        """The value at `key` if it is current, and the generation of `tag`, in one round trip.
+
+        A value is current when its first line is a JSON array whose first item lists
+        `[tag, generation]` pairs and every one of those generations (under `generation_prefix`)
+        is still the same; any other value is absent (None).
+        """
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -140,8 +140,17 @@ class Cache:
 
     # --- cache-aside ---
 
-    async def load_through(self, source: Source[K, V], keys: Sequence[K]) -> list[V]:
-        """Values for `keys`, aligned: cached ones from one MGET, the rest from `source`."""
+    async def load_through(
+        self,
+        source: Source[K, V],
+        keys: Sequence[K],
+        seen: MutableMapping[str, int] | None = None,
+    ) -> list[V]:
+        """Values for `keys`, aligned: cached ones from one MGET, the rest from `source`.
+
+        `seen` collects the generation of every tag read, by tag (the smallest if read twice):
+        the values returned are at least that fresh, so the response cache tags a result with it.
+        """
         type_name = source.cache_type
         version = source.cache_codec.version
         vkeys = [self.key(type_name, version, source.cache_part(k)) for k in keys]
@@ -150,6 +159,10 @@ class Cache:
         raw = await self.backend.get_many([*vkeys, *gkeys])
         generations = {g: _as_int(v) for g, v in zip(gkeys, raw[len(vkeys) :], strict=True)}
         expected = [generations[self.generation_key(t)] if t is not None else 0 for t in tags]
+        if seen is not None:
+            for tag, generation in zip(tags, expected, strict=True):
+                if tag is not None:
+                    seen[tag] = min(seen.get(tag, generation), generation)
 
         results: list[V] = [_MISSING] * len(keys)
         missing: list[int] = []

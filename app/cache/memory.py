@@ -6,6 +6,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+import orjson
+
 Clock = Callable[[], float]
 OnEvict = Callable[[str], None]
 
@@ -58,6 +60,25 @@ class MemoryBackend:
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         now = self.clock()
         return [self._get(key, now) for key in keys]
+
+    async def get_current(
+        self, key: str, generation_prefix: str, tag: str
+    ) -> tuple[bytes | None, int]:
+        generation = self._generations.get(generation_prefix + tag, 0)
+        value = self._get(key, self.clock())
+        if value is None:
+            return None, generation
+        head, newline, _ = value.partition(b"\n")
+        if not newline:
+            return None, generation
+        try:
+            pairs = orjson.loads(head)[0]
+            current = all(
+                self._generations.get(generation_prefix + str(t), 0) == g for t, g in pairs
+            )
+        except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
+            return None, generation
+        return (value if current else None), generation
 
     async def set_many(
         self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()

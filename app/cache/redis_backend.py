@@ -14,6 +14,22 @@ from app.breaker import Breaker
 
 T = TypeVar("T")
 TROUBLE = (RedisError, OSError, TimeoutError)
+# Backend.get_current on the server: the entry, checked against its tags' generations.
+CURRENT = """
+local gen = tonumber(redis.call('GET', ARGV[1] .. ARGV[2]) or '0')
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {false, gen} end
+local nl = string.find(raw, '\\n', 1, true)
+if not nl then return {false, gen} end
+local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
+if not ok or type(head) ~= 'table' or type(head[1]) ~= 'table' then return {false, gen} end
+for _, pair in ipairs(head[1]) do
+  if type(pair) ~= 'table' or type(pair[1]) ~= 'string' then return {false, gen} end
+  local current = tonumber(redis.call('GET', ARGV[1] .. pair[1]) or '0')
+  if current ~= pair[2] then return {false, gen} end
+end
+return {raw, gen}
+"""
 
 
 def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
@@ -41,6 +57,7 @@ class RedisBackend:
     def __init__(self, client: redis.Redis, breaker: Breaker) -> None:
         self.client = client
         self.breaker = breaker
+        self._current = client.register_script(CURRENT)
 
     async def _call(self, op: Callable[[], Awaitable[T]], default: T) -> T:
         if not self.breaker.allow():
@@ -98,6 +115,16 @@ class RedisBackend:
             await pipe.execute()
 
         await self._call(op, None)
+
+    async def get_current(
+        self, key: str, generation_prefix: str, tag: str
+    ) -> tuple[bytes | None, int]:
+        async def op() -> tuple[bytes | None, int]:
+            raw, generation = await self._current(keys=[key], args=[generation_prefix, tag])
+            value = raw.encode() if isinstance(raw, str) else raw
+            return (value if isinstance(value, bytes) else None), int(generation)
+
+        return await self._call(op, (None, 0))
 
     async def ping(self) -> bool:
         """Ask Redis directly (not through the breaker): readiness must see the truth."""

@@ -40,6 +40,8 @@ def cache_settings(settings: Settings, namespace: str, **overrides: Any) -> Sett
         "cache_response_enabled": False,  # field-cache tests see every request reach the loaders
         "cache_warm_on_start": False,
         "cache_warm_interval_s": 0,
+        # Budgets in Redis outlive a run: a namespace of their own keeps runs from sharing them.
+        "budget_key_prefix": f"{namespace}:budget:",
     }
     values.update(overrides)
     return Settings(**values)
