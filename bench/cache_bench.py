@@ -34,6 +34,7 @@ from app.cache import MemoryBackend
 from app.config import Settings
 from app.db import create_database
 from app.main import create_app
+from bench.config import BENCH_BUDGET
 from tests.factories.universe import make_universe
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "operations"
@@ -136,6 +137,7 @@ async def run_backend(
         "cache_namespace": namespace,
         "cache_warm_on_start": False,
         "cache_warm_interval_s": 0,
+        **BENCH_BUDGET,  # thousands of requests from one address: costed and charged, never refused
     }
     field_app = create_app(Settings(**base, cache_response_enabled=False))
     response_app = create_app(Settings(**base, cache_response_enabled=True))
