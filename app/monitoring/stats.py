@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -55,7 +56,8 @@ class RequestWindow:
         self._requests: deque[tuple[float, str, float, bool]] = deque(maxlen=capacity)
 
     def record(self, operation: str, duration_s: float, failed: bool) -> None:
-        self._requests.append((self.clock(), operation, duration_s, failed))
+        # Interned: names decoded per request (a response-cache hit's) would each keep a copy.
+        self._requests.append((self.clock(), sys.intern(operation), duration_s, failed))
 
     def _prune(self) -> None:
         horizon = self.clock() - self.window_s
