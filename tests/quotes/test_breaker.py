@@ -1,4 +1,4 @@
-"""The circuit breaker, alone and in front of a failing upstream."""
+"""The circuit breaker in front of a failing upstream (alone: tests/app/test_breaker.py)."""
 
 from __future__ import annotations
 
@@ -27,45 +27,6 @@ def state(breaker: Breaker) -> str:
 async def upstream() -> AsyncIterator[Upstream]:
     async with running_upstream() as server:
         yield server
-
-
-def test_breaker_opens_after_the_configured_failures_in_a_row() -> None:
-    breaker = Breaker("quotes", failures=3, cooldown_s=30, clock=Clock())
-    for _ in range(2):
-        breaker.record_failure()
-    breaker.record_success()
-    for _ in range(2):
-        breaker.record_failure()
-    assert state(breaker) == "closed" and breaker.allow()
-    breaker.record_failure()
-    assert state(breaker) == "open" and not breaker.allow()
-
-
-def test_half_open_breaker_lets_one_probe_through() -> None:
-    clock = Clock()
-    breaker = Breaker("quotes", failures=1, cooldown_s=30, clock=clock)
-    breaker.record_failure()
-    clock.now += 29
-    assert not breaker.allow()
-    clock.now += 1
-    assert state(breaker) == "half-open"
-    assert breaker.allow()
-    assert not breaker.allow()  # the probe is in flight
-    breaker.record_success()
-    assert state(breaker) == "closed" and breaker.allow()
-
-
-def test_a_failed_probe_opens_the_breaker_for_another_cooldown() -> None:
-    clock = Clock()
-    breaker = Breaker("quotes", failures=5, cooldown_s=30, clock=clock)
-    for _ in range(5):
-        breaker.record_failure()
-    clock.now += 30
-    assert breaker.allow()
-    breaker.record_failure()
-    assert state(breaker) == "open"
-    clock.now += 29
-    assert not breaker.allow()
 
 
 async def test_open_breaker_makes_no_upstream_call_until_the_cooldown(upstream: Upstream) -> None:
