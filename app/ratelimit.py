@@ -131,6 +131,44 @@ def open_buckets(settings: Settings) -> Buckets:
     return RedisBuckets(redis, settings.budget_key_prefix)
 
 
+# What the budget tells a caller, the same over HTTP, on a response-cache hit and on a WebSocket:
+# a refusal as (message, extensions) and the `extensions.cost` report.
+Refusal = tuple[str, dict[str, Any]]
+
+
+def cost_limit(settings: Settings, rate: Rate) -> int:
+    """The highest cost one operation may ask for: COST_MAX_QUERY, at most the bucket."""
+    return min(settings.cost_max_query, rate.capacity)
+
+
+def max_cost_refusal(cost: int, limit: int) -> Refusal:
+    message = f"query cost {cost} exceeds the limit of {limit}"
+    return message, {"code": "MAX_COST_EXCEEDED", "cost": cost, "limit": limit}
+
+
+def throttled_refusal(cost: int, decision: Decision, what: str = "query") -> Refusal:
+    available, retry = int(decision.available), decision.retry_after_s
+    message = (
+        f"cost budget exhausted: this {what} costs {cost}, "
+        f"{available} points are available; retry in {retry} s"
+    )
+    extensions = {"code": "THROTTLED", "cost": cost, "available": available, "retryAfter": retry}
+    return message, extensions
+
+
+def cost_report(requested: int, actual: int, rate: Rate, decision: Decision) -> dict[str, Any]:
+    """`extensions.cost`, as Shopify's API reports it."""
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": rate.capacity,
+            "currentlyAvailable": int(decision.available),
+            "restoreRate": rate.per_s,
+        },
+    }
+
+
 def anonymous_client(address: str) -> str:
     """The client id an anonymous caller's budget is counted against: its address."""
     return f"ip:{address}"

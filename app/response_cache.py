@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.cache import RESPONSES_TAG, Cache
 from app.config import Settings
 from app.graphql_request import GraphQLRequest, parse, read_body, replay
-from app.ratelimit import anonymous_client, tier_rate
+from app.ratelimit import anonymous_client, cost_report, throttled_refusal, tier_rate
 
 if TYPE_CHECKING:
     from app.monitoring.monitor import Monitor
@@ -52,12 +52,6 @@ HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, 
 
 def _error(message: str, code: str, **extra: object) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
-
-
-def _refusal(message: str, code: str, **extra: object) -> bytes:
-    """A request refused before execution: `data` is null, as the GraphQL extensions send it."""
-    error = {"message": message, "extensions": {"code": code, **extra}}
-    return orjson.dumps({"data": None, "errors": [error]})
 
 
 class ResponseCache:
@@ -173,11 +167,10 @@ class ResponseCache:
                     await _send(send, 304, b"", shared, content_type=False)
                     self._record_hit(scope, operation, started)
                     return
-                status, answer = await self._charge_hit(scope, body, requested)
-                if status != 200:
-                    retry = orjson.loads(answer)["errors"][0]["extensions"]["retryAfter"]
+                answer, retry = await self._charge_hit(scope, body, requested)
+                if retry is not None:
                     throttled = [(b"retry-after", str(retry).encode())]
-                    await _send(send, status, answer, [*throttled, (b"cache-control", b"no-store")])
+                    await _send(send, 429, answer, [*throttled, (b"cache-control", b"no-store")])
                     self._record_hit(scope, operation, started, "THROTTLED")
                     return
                 await _send(send, 200, answer, shared)
@@ -218,8 +211,11 @@ class ResponseCache:
             ]
         )
 
-    async def _charge_hit(self, scope: Scope, body: bytes, requested: int) -> tuple[int, bytes]:
-        """Charge a hit to the caller's budget and give it the stored body with its own cost.
+    async def _charge_hit(
+        self, scope: Scope, body: bytes, requested: int
+    ) -> tuple[bytes, int | None]:
+        """Charge a hit to the caller's budget: the stored body with its own cost, or a refusal
+        with the seconds to wait (HTTP 429, Retry-After).
 
         A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
         cost; a client that floods even cached operations is still throttled (429).
@@ -227,31 +223,19 @@ class ResponseCache:
         resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
         buckets = getattr(resources, "buckets", None)
         if buckets is None:
-            return 200, body
+            return body, None
         client = scope.get("client")
         rate = tier_rate(self.settings, "anonymous")
         address = client[0] if client else "unknown"
         decision = await buckets.take(anonymous_client(address), HIT_COST, rate)
         if not decision.allowed:
-            return 429, _refusal(
-                f"cost budget exhausted: {int(decision.available)} points are available; "
-                f"retry in {decision.retry_after_s} s",
-                "THROTTLED",
-                cost=HIT_COST,
-                available=int(decision.available),
-                retryAfter=decision.retry_after_s,
-            )
+            message, extensions = throttled_refusal(HIT_COST, decision)
+            error = {"message": message, "extensions": extensions}
+            return orjson.dumps({"data": None, "errors": [error]}), decision.retry_after_s
         document = orjson.loads(body)
-        document.setdefault("extensions", {})["cost"] = {
-            "requestedQueryCost": requested,
-            "actualQueryCost": HIT_COST,
-            "throttleStatus": {
-                "maximumAvailable": rate.capacity,
-                "currentlyAvailable": int(decision.available),
-                "restoreRate": rate.per_s,
-            },
-        }
-        return 200, orjson.dumps(document)
+        cost = cost_report(requested, HIT_COST, rate, decision)
+        document.setdefault("extensions", {})["cost"] = cost
+        return orjson.dumps(document), None
 
 
 def _without_cost(body: bytes) -> tuple[bytes, int]:

@@ -14,7 +14,15 @@ from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
-from app.ratelimit import Decision, Rate, tier_rate
+from app.ratelimit import (
+    Decision,
+    Rate,
+    cost_limit,
+    cost_report,
+    max_cost_refusal,
+    throttled_refusal,
+    tier_rate,
+)
 from schema.auth import Principal
 from schema.cost import CostAnalysis, select_operation
 from schema.scopes import first_missing
@@ -71,18 +79,10 @@ class CostBudget(SchemaExtension):
             yield
             return
         self.requested = analysis.requested(operation, context.variables)
-        limit = min(self.settings.cost_max_query, self.rate.capacity)
+        limit = cost_limit(self.settings, self.rate)
         if self.requested > limit:
-            self._refuse(
-                GraphQLError(
-                    f"query cost {self.requested} exceeds the limit of {limit}",
-                    extensions={
-                        "code": "MAX_COST_EXCEEDED",
-                        "cost": self.requested,
-                        "limit": limit,
-                    },
-                )
-            )
+            message, extensions = max_cost_refusal(self.requested, limit)
+            self._refuse(GraphQLError(message, extensions=extensions))
             yield
             return
         self.decision = await buckets.take(principal.client_id, self.requested, self.rate)
@@ -100,23 +100,12 @@ class CostBudget(SchemaExtension):
             self.decision = await buckets.take(principal.client_id, -refund, self.rate)
 
     def _throttle(self, decision: Decision) -> None:
-        retry = decision.retry_after_s
-        self._refuse(
-            GraphQLError(
-                f"cost budget exhausted: this query costs {self.requested}, "
-                f"{int(decision.available)} points are available; retry in {retry} s",
-                extensions={
-                    "code": "THROTTLED",
-                    "cost": self.requested,
-                    "available": int(decision.available),
-                    "retryAfter": retry,
-                },
-            )
-        )
+        message, extensions = throttled_refusal(self.requested, decision)
+        self._refuse(GraphQLError(message, extensions=extensions))
         response = getattr(self.execution_context.context, "response", None)
         if response is not None:
             response.status_code = 429
-            response.headers["Retry-After"] = str(retry)
+            response.headers["Retry-After"] = str(decision.retry_after_s)
 
     async def get_results(self) -> dict[str, Any]:
         principal = self._principal()
@@ -125,14 +114,4 @@ class CostBudget(SchemaExtension):
             return {}
         rate = self.rate or tier_rate(self.settings, principal.tier)
         decision = self.decision or await buckets.take(principal.client_id, 0, rate)
-        return {
-            "cost": {
-                "requestedQueryCost": self.requested,
-                "actualQueryCost": self.actual,
-                "throttleStatus": {
-                    "maximumAvailable": rate.capacity,
-                    "currentlyAvailable": int(decision.available),
-                    "restoreRate": rate.per_s,
-                },
-            }
-        }
+        return {"cost": cost_report(self.requested, self.actual, rate, decision)}

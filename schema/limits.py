@@ -148,33 +148,32 @@ def shape_rule(limits: StaticLimits) -> type[ASTValidationRule]:
                 self.report_error(error)
 
         def _check(self, node: OperationDefinitionNode) -> Iterator[GraphQLError]:
-            depth = self.shape.depth(node.selection_set)
-            if depth > limits.max_depth:
-                yield limit_error(
+            selection = node.selection_set
+            checks = (
+                (
                     "MAX_DEPTH_EXCEEDED",
-                    f"query depth {depth} exceeds the limit of {limits.max_depth}",
+                    "query depth {} exceeds",
+                    self.shape.depth,
                     limits.max_depth,
-                    depth,
-                    node,
-                )
-            aliases = self.shape.aliases(node.selection_set)
-            if aliases > limits.max_aliases:
-                yield limit_error(
+                ),
+                (
                     "MAX_ALIASES_EXCEEDED",
-                    f"{aliases} aliases exceed the limit of {limits.max_aliases}",
+                    "{} aliases exceed",
+                    self.shape.aliases,
                     limits.max_aliases,
-                    aliases,
-                    node,
-                )
-            roots = self.shape.root_fields(node.selection_set)
-            if roots > limits.max_root_fields:
-                yield limit_error(
+                ),
+                (
                     "MAX_ROOT_FIELDS_EXCEEDED",
-                    f"{roots} root fields exceed the limit of {limits.max_root_fields}",
+                    "{} root fields exceed",
+                    self.shape.root_fields,
                     limits.max_root_fields,
-                    roots,
-                    node,
-                )
+                ),
+            )
+            for code, found, measure, limit in checks:
+                value = measure(selection)
+                if value > limit:
+                    message = f"{found.format(value)} the limit of {limit}"
+                    yield limit_error(code, message, limit, value, node)
 
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             count = len(node.directives or ())

@@ -33,7 +33,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from app.broker import SlowConsumer
 from app.config import Settings
-from app.ratelimit import tier_rate
+from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_rate
 from app.wire import Wire
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
@@ -157,25 +157,15 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         )
         cost = analysis.requested(selected, operation.variables)
         rate = tier_rate(settings, context.principal.tier)
-        limit = min(settings.cost_max_query, rate.capacity)
+        limit = cost_limit(settings, rate)
         if cost > limit:
-            return {
-                "message": f"query cost {cost} exceeds the limit of {limit}",
-                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "limit": limit},
-            }
+            message, extensions = max_cost_refusal(cost, limit)
+            return {"message": message, "extensions": extensions}
         decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
         if decision.allowed:
             return None
-        return {
-            "message": f"cost budget exhausted: this subscription costs {cost}, "
-            f"{int(decision.available)} points are available; retry in {decision.retry_after_s} s",
-            "extensions": {
-                "code": "THROTTLED",
-                "cost": cost,
-                "available": int(decision.available),
-                "retryAfter": decision.retry_after_s,
-            },
-        }
+        message, extensions = throttled_refusal(cost, decision, "subscription")
+        return {"message": message, "extensions": extensions}
 
     def _close_slow(self) -> None:
         log.warning("closing slow consumer %s", self.context.principal.client_id)
