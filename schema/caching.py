@@ -60,12 +60,28 @@ class _Types(Visitor):
                 self.names.add(named.name)
 
 
-def selected_types(schema: GraphQLSchema, document: DocumentNode) -> set[str]:
-    """The object types an operation's fields return (the root included)."""
+SELECTED_TYPES_CACHE = 512  # documents whose types are remembered per schema
+
+
+def selected_types(schema: GraphQLSchema, document: DocumentNode) -> frozenset[str]:
+    """The object types an operation's fields return (the root included).
+
+    Worked out once per document text and kept on the schema (as the cost facts are kept on its
+    fields), so a repeated operation does not walk its document again on every request.
+    """
+    text = document.loc.source.body if document.loc is not None else None
+    cache: dict[str, frozenset[str]] = schema.__dict__.setdefault("_insitechart_types", {})
+    if text is not None and text in cache:
+        return cache[text]
     type_info = TypeInfo(schema)
     collector = _Types(type_info)
     visit(document, TypeInfoVisitor(type_info, collector))
-    return collector.names | {"Query"}
+    names = frozenset(collector.names | {"Query"})
+    if text is not None:
+        if len(cache) >= SELECTED_TYPES_CACHE:
+            cache.clear()
+        cache[text] = names
+    return names
 
 
 def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:

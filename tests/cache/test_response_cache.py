@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from graphql import parse
 
 from app.apikeys import create_key
 from app.config import Settings
@@ -13,6 +14,8 @@ from app.db import Database
 from app.main import create_app
 from app.response_cache import NOT_A_QUERY
 from app.timeutil import utcnow
+from schema import build_schema
+from schema.caching import selected_types
 from tests.cache.conftest import cache_settings
 from tests.conftest import serve
 from tests.factories.mentions import make_mentions
@@ -201,3 +204,12 @@ def test_documents_that_are_not_queries_skip_the_response_cache() -> None:
     assert NOT_A_QUERY.match("  subscription S { y }")
     assert not NOT_A_QUERY.match("query Q { stocks { nodes { symbol } } }")
     assert not NOT_A_QUERY.match("{ mutationCount }")
+
+
+def test_the_types_of_a_document_are_worked_out_once_per_text() -> None:
+    schema = build_schema(Settings())._schema
+    query = "{ stocks(first: 2) { nodes { symbol sentiment { label } } } }"
+    first = selected_types(schema, parse(query))
+    again = selected_types(schema, parse(query))  # a new parse of the same text
+    assert first == {"Query", "StockConnection", "Stock", "Sentiment"}
+    assert again is first
