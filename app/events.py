@@ -11,19 +11,24 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.broker import Broker, Message
 from app.db import Database
-from app.models import MENTION_READ_COLUMNS, Mention, SentimentBucket, Stock
+from app.models import (
+    MENTION_READ_COLUMNS,
+    ROLLING_SENTIMENT_COLUMNS,
+    SENTIMENT_WINDOW_HOURS,
+    Mention,
+    SentimentBucket,
+    Stock,
+)
 from app.resources import AfterWrite
 from app.store import StoredMention
 from app.timeutil import HOUR, floor_hour, utcnow
 
 MENTION_CHANNEL = "mention:"
 SENTIMENT_CHANNEL = "sentiment:"
-# The rolling sentiment window, as `Stock.sentiment` reads it: this hour and the 23 before.
-WINDOW_HOURS = 24
 
 
 def mention_channel(symbol: str) -> str:
@@ -66,17 +71,9 @@ async def _mentions(db: Database, ids: Sequence[int]) -> list[Any]:
 async def _sentiments(db: Database, stock_ids: Sequence[int], now: datetime) -> list[Any]:
     b = SentimentBucket
     stmt = (
-        select(
-            b.stock_id,
-            func.sum(b.mention_count).label("n"),
-            func.sum(b.positive_count).label("pos"),
-            func.sum(b.negative_count).label("neg"),
-            func.sum(b.neutral_count).label("neu"),
-            func.sum(b.compound_sum).label("total"),
-            func.max(b.updated_at).label("updated_at"),
-        )
+        select(*ROLLING_SENTIMENT_COLUMNS)
         .where(b.stock_id.in_(stock_ids))
-        .where(b.bucket_start >= floor_hour(now) - (WINDOW_HOURS - 1) * HOUR)
+        .where(b.bucket_start >= floor_hour(now) - (SENTIMENT_WINDOW_HOURS - 1) * HOUR)
         .group_by(b.stock_id)
     )
     async with db.sessionmaker() as session:

@@ -176,6 +176,20 @@ class SentimentBucket(Base):
     )
 
 
+# The rolling sentiment of a stock: its last SENTIMENT_WINDOW_HOURS hourly buckets summed, grouped
+# by stock_id. The sentiment loader and the `sentimentUpdated` events select exactly these.
+SENTIMENT_WINDOW_HOURS = 24
+ROLLING_SENTIMENT_COLUMNS = (
+    SentimentBucket.stock_id,
+    func.sum(SentimentBucket.mention_count).label("n"),
+    func.sum(SentimentBucket.positive_count).label("pos"),
+    func.sum(SentimentBucket.negative_count).label("neg"),
+    func.sum(SentimentBucket.neutral_count).label("neu"),
+    func.sum(SentimentBucket.compound_sum).label("total"),
+    func.max(SentimentBucket.updated_at).label("updated_at"),
+)
+
+
 class ApiKey(Base):
     """A partner's API key; only its SHA-256 hash is stored, never the key itself."""
 

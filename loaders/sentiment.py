@@ -11,14 +11,17 @@ from typing import Any, ClassVar, Literal
 from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
 
 from app.cache import Codec, stock_tag
-from app.models import SentimentBucket, UTCDateTime
+from app.models import (
+    ROLLING_SENTIMENT_COLUMNS,
+    SENTIMENT_WINDOW_HOURS,
+    SentimentBucket,
+    UTCDateTime,
+)
 from app.timeutil import HOUR, as_utc, floor_day, floor_hour
 from loaders.base import Loader, LoaderEnv, hour_part, in_keys
 from loaders.codec import ListCodec, OptionalCodec, RowCodec
 from loaders.rows import PointRow, SentimentRow
 
-# The rolling window: the current (partial) hour and the 23 before it.
-WINDOW_HOURS = 24
 Interval = Literal["HOUR", "DAY"]
 DAY = timedelta(days=1)
 
@@ -43,17 +46,9 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
 
     async def load_batch(self, keys: Sequence[int]) -> list[SentimentRow | None]:
         stmt = (
-            select(
-                B.stock_id,
-                func.sum(B.mention_count).label("n"),
-                func.sum(B.positive_count).label("pos"),
-                func.sum(B.negative_count).label("neg"),
-                func.sum(B.neutral_count).label("neu"),
-                func.sum(B.compound_sum).label("total"),
-                func.max(B.updated_at).label("updated_at"),
-            )
+            select(*ROLLING_SENTIMENT_COLUMNS)
             .where(in_keys(B.stock_id, keys, Integer(), self.env.db.dialect))
-            .where(B.bucket_start >= window_start(self.env.now, WINDOW_HOURS))
+            .where(B.bucket_start >= window_start(self.env.now, SENTIMENT_WINDOW_HOURS))
             .group_by(B.stock_id)
         )
         async with self.env.db.sessionmaker() as session:
