@@ -19,7 +19,8 @@ from app.cache import Cache, Codec
 from app.db import Database
 from app.monitoring.collector import loader_batch
 from app.quotes import QuoteProvider, SimulatedProvider
-from app.timeutil import floor_hour
+from app.resources import Resources
+from app.timeutil import floor_hour, utcnow
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,6 +36,20 @@ class LoaderEnv:
     cache: Cache | None = None
     # The generation of every cache tag this request's values depend on (app/response_cache.py).
     tags: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, resources: Resources, *, cached: bool = True) -> LoaderEnv:
+        """The environment of one request (or one live event) of this process, read now.
+
+        `cached=False` reads the database only: live events, whose nested fields must be as
+        fresh as the event, and the naive benchmark baseline.
+        """
+        return cls(
+            db=resources.db,
+            now=utcnow(),
+            quotes=resources.quotes,
+            cache=resources.cache if cached else None,
+        )
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):

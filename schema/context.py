@@ -8,7 +8,6 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from app.resources import Resources
-from app.timeutil import utcnow
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal, bearer_token, identify
 
@@ -34,7 +33,5 @@ class Context(BaseContext):
         if token is None:
             token = bearer_token(connection.headers.get("authorization"))
         principal = await identify(resources, connection, token)
-        env = LoaderEnv(
-            db=resources.db, now=utcnow(), quotes=resources.quotes, cache=resources.cache
-        )
-        return cls(resources=resources, principal=principal, loaders=Loaders.build(env))
+        loaders = Loaders.build(LoaderEnv.of(resources))
+        return cls(resources=resources, principal=principal, loaders=loaders)

@@ -22,7 +22,6 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from app.broker import Subscriber
 from app.resources import Resources
-from app.timeutil import utcnow
 from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
@@ -114,7 +113,7 @@ class Feed:
 
     async def _run(self) -> None:
         query, operation_name, variables = self.key
-        env = LoaderEnv(db=self.resources.db, now=utcnow())
+        env = LoaderEnv.of(self.resources, cached=False)
         context = Context(
             resources=self.resources, principal=FEED_PRINCIPAL, loaders=Loaders.build(env)
         )

@@ -20,7 +20,6 @@ from starlette.websockets import WebSocket
 
 from app.config import Settings
 from app.events import mention_channel, sentiment_channel
-from app.timeutil import utcnow
 from loaders import LoaderEnv, Loaders
 from loaders.rows import MentionRow, SentimentRow, StockRow
 from schema.auth import require_scope
@@ -90,7 +89,7 @@ def _event(info: strawberry.Info[Context], payload: bytes) -> dict[str, Any]:
     """
     event: dict[str, Any] = orjson.loads(payload)
     context = info.context
-    context.loaders = Loaders.build(LoaderEnv(db=context.resources.db, now=utcnow()))
+    context.loaders = Loaders.build(LoaderEnv.of(context.resources, cached=False))
     stock = StockRow(**event["stock"])
     context.loaders.stock_by_id.prime(stock.id, stock)
     context.loaders.stock_by_symbol.prime(stock.symbol, stock)

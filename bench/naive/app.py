@@ -11,7 +11,6 @@ from strawberry.fastapi import GraphQLRouter
 
 from app.config import Settings, get_settings
 from app.resources import Resources
-from app.timeutil import utcnow
 from bench.naive.loaders import build_naive_loaders
 from loaders import LoaderEnv
 from schema import build_schema
@@ -23,7 +22,7 @@ async def naive_context(connection: HTTPConnection) -> Context:
     resources: Resources = connection.app.state.resources
     token = bearer_token(connection.headers.get("authorization"))
     principal = await identify(resources, connection, token)
-    env = LoaderEnv(db=resources.db, now=utcnow(), quotes=resources.quotes)  # no cache
+    env = LoaderEnv.of(resources, cached=False)  # no cache
     return Context(resources=resources, principal=principal, loaders=build_naive_loaders(env))
 
 
