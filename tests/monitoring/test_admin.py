@@ -10,7 +10,6 @@ from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.monitoring.stats import RequestWindow
 from tests.conftest import serve
 from tests.factories.universe import make_universe
 
@@ -86,11 +85,3 @@ async def test_server_stats_reports_the_window_for_an_admin(
     assert stats["system"]["rssBytes"] > 0
     assert stats["system"]["threads"] >= 1
     assert 0 <= stats["system"]["systemMemoryPercent"] <= 100
-
-
-def test_the_request_window_keeps_one_copy_of_each_operation_name() -> None:
-    window = RequestWindow(window_s=60.0, capacity=10)
-    for _ in range(3):
-        window.record("".join(["Stock", "Detail"]), 0.01, False)  # a new string each time
-    names = {id(operation) for _, operation, _, _ in window._requests}
-    assert len(names) == 1
