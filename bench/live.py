@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.http1 import HttpError, Poster
 from bench.workload import popular_symbol
 
 PROTOCOL = "graphql-transport-ws"
@@ -145,7 +145,7 @@ async def churn(
 class Ingester:
     """Pushes one mention of a popular stock every 1/`per_s` seconds through the API."""
 
-    client: httpx.AsyncClient
+    client: Poster
     query: str
     token: str
     per_s: float
@@ -171,17 +171,17 @@ class Ingester:
             "publishedAt": published,
         }
         try:
-            response = await self.client.post(
+            reply = await self.client.post(
                 "/graphql",
-                json={"query": self.query, "variables": {"mentions": [mention]}},
-                headers={"authorization": f"Bearer {self.token}"},
+                orjson.dumps({"query": self.query, "variables": {"mentions": [mention]}}),
+                {"content-type": "application/json", "authorization": f"Bearer {self.token}"},
             )
-            body = response.json()
-            if response.status_code != 200 or body.get("errors"):
+            body = orjson.loads(reply.body)
+            if reply.status != 200 or body.get("errors"):
                 self.stats.ingest_errors += 1
-                self.stats.first_error = self.stats.first_error or response.text[:300]
+                self.stats.first_error = self.stats.first_error or reply.body[:300].decode()
             else:
                 self.stats.ingested += body["data"]["ingestMentions"]["accepted"]
-        except (httpx.HTTPError, ValueError) as exc:
+        except (HttpError, ValueError) as exc:
             self.stats.ingest_errors += 1
             self.stats.first_error = self.stats.first_error or f"{type(exc).__name__}: {exc}"

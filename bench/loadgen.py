@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx
 import orjson
+import uvloop
 
 from bench.config import read_operations
+from bench.http1 import Http1Pool, HttpError, HttpxPoster, Poster
 from bench.live import LiveStats, churn, ws_url
 from bench.stats import Samples, summarize
 from bench.workload import Request, Workload
@@ -42,7 +44,7 @@ class LoadSpec:
 
 
 async def send(
-    client: httpx.AsyncClient, request: Request, token: str | None = None
+    client: Poster, request: Request, token: str | None = None
 ) -> tuple[float, str | None, str | None]:
     """Send one operation; return its latency in ms, an error description or None, and the
     response cache's verdict (the `X-Cache` header: HIT, MISS, or None when not cacheable)."""
@@ -54,16 +56,18 @@ async def send(
     error: str | None = None
     cache: str | None = None
     try:
-        response = await client.post("/graphql", content=body, headers=headers)
-        cache = response.headers.get("x-cache")
-        if response.status_code != 200:
-            error = f"HTTP {response.status_code}: {response.text[:200]}"
+        reply = await client.post("/graphql", body, headers)
+        cache = reply.headers.get("x-cache")
+        if reply.status != 200:
+            error = f"HTTP {reply.status}: {reply.body[:200].decode(errors='replace')}"
         else:
-            payload = orjson.loads(response.content)
+            payload = orjson.loads(reply.body)
             if payload.get("errors"):
                 error = json.dumps(payload["errors"][0])
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    except HttpError as exc:
+        error = str(exc)
+    except orjson.JSONDecodeError as exc:
+        error = f"unparsable JSON: {exc}"
     return (time.perf_counter() - started) * 1000, error, cache
 
 
@@ -72,10 +76,12 @@ def client_for(
     connections: int,
     timeout_s: float = 30.0,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """A pooled client; `transport` lets the tests drive an app in-process."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, transport=transport)
+) -> Poster:
+    """A pool of keep-alive connections; with `transport`, an httpx client that drives an app
+    in-process (the tests)."""
+    if transport is None:
+        return Http1Pool(url, connections, timeout_s)
+    return HttpxPoster(httpx.AsyncClient(base_url=url, timeout=timeout_s, transport=transport))
 
 
 async def drive(
@@ -126,7 +132,7 @@ async def drive(
 
 def main() -> int:
     spec = LoadSpec(**json.loads(sys.argv[1]))
-    result = asyncio.run(drive(spec))
+    result = uvloop.run(drive(spec))
     Path(sys.argv[2]).write_text(json.dumps(result))
     return 0
 

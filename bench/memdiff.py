@@ -1,12 +1,12 @@
 """What a worker keeps after requests: a tracemalloc diff around a run of the read mix.
 
-    .venv/bin/python -m bench.memdiff --database sqlite+aiosqlite:///./insitechart.db \\
-        --redis redis://127.0.0.1:6379/4 --warmup 1500 --requests 4000
+    .venv/bin/python -m bench.memdiff --redis redis://127.0.0.1:6379/4 \\
+        --warmup 3000 --requests 10000
 
-The mix (StockDetail, StockList, Trending, PartnerScores over a few symbols, read verbatim from
-../shared/operations) runs through the ASGI app in-process; after the warm-up a snapshot is taken,
-after the requests another, and the allocation sites that grew most are printed with their
-tracebacks. Use a database with data (`insitechart seed`).
+The benchmark's mix (bench/workload.py: the reference operations over the skewed symbols of the
+bench seed) runs through the ASGI app in-process; after the warm-up a snapshot is taken, after
+the requests another, and the allocation sites that grew most are printed with their tracebacks.
+The default database is the bench one (`python -m bench seed`).
 """
 
 from __future__ import annotations
@@ -15,46 +15,28 @@ import argparse
 import asyncio
 import gc
 import logging
-import random
 import tracemalloc
 import uuid
-from pathlib import Path
 
 import httpx
 
 from app.config import Settings
 from app.main import create_app
-from bench.config import bench_settings
-
-OPERATIONS = ("StockDetail", "StockList", "Trending", "PartnerScores")
-SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOGL", "AMD", "F", "LOW")
-
-
-def read_operations() -> dict[str, str]:
-    folder = Path(__file__).resolve().parents[2] / "shared" / "operations"
-    return {name: (folder / f"{name}.graphql").read_text() for name in OPERATIONS}
-
-
-def variables(name: str, rng: random.Random) -> dict[str, object]:
-    if name == "StockDetail":
-        return {"symbol": rng.choice(SYMBOLS)}
-    if name == "PartnerScores":
-        return {"symbols": rng.sample(SYMBOLS, 3)}
-    return {}
+from bench.config import BenchConfig, bench_settings, read_operations
+from bench.workload import Workload
 
 
 async def run(args: argparse.Namespace) -> None:
     settings = bench_settings(
         Settings(
             database_url=args.database,
-            redis_url=args.redis,
+            redis_url=args.redis or None,
             log_level="warning",
             cache_namespace=f"memdiff-{uuid.uuid4().hex[:8]}",
         )
     )
     logging.getLogger("insitechart.trace").setLevel(logging.ERROR)
-    operations = read_operations()
-    rng = random.Random(args.seed)
+    workload = Workload(read_operations(), args.stocks, args.seed)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -62,8 +44,8 @@ async def run(args: argparse.Namespace) -> None:
 
             async def burst(count: int) -> None:
                 for _ in range(count):
-                    name = rng.choice(OPERATIONS)
-                    body = {"query": operations[name], "variables": variables(name, rng)}
+                    request = workload.next()
+                    body = {"query": request.query, "variables": request.variables}
                     response = await client.post("/graphql", json=body)
                     response.raise_for_status()
 
@@ -85,8 +67,10 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="sqlite+aiosqlite:///./insitechart.db")
-    parser.add_argument("--redis", default=None, help="Redis URL (default: in-process cache)")
+    config = BenchConfig.from_env()
+    parser.add_argument("--database", default=config.database_url)
+    parser.add_argument("--stocks", type=int, default=500, help="symbols S000.. of the bench seed")
+    parser.add_argument("--redis", default=config.redis_url, help="'' for the in-process cache")
     parser.add_argument("--warmup", type=int, default=1500)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--top", type=int, default=8)

@@ -19,6 +19,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from bench.config import read_operations
 from bench.live import Ingester, LiveStats, live_user, ws_url
 from bench.loadgen import client_for, send
@@ -135,7 +137,7 @@ def saturation(steps: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> int:
     spec = RampSpec(**json.loads(sys.argv[1]))
-    Path(sys.argv[2]).write_text(json.dumps(asyncio.run(ramp(spec))))
+    Path(sys.argv[2]).write_text(json.dumps(uvloop.run(ramp(spec))))
     return 0
 
 

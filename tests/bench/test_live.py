@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
-
 from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
 from bench.config import bench_settings, read_operations
+from bench.http1 import Http1Pool
 from bench.live import Ingester, LiveStats, churn, live_user, ws_url
 from tests.factories.universe import make_universe
 from tests.liveserver import live_server, wait_for
@@ -43,7 +42,7 @@ async def test_a_held_subscription_counts_the_events_of_ingested_mentions(
         )
         assert holding is not None, stats.first_error
         await wait_for(lambda: bool(server.resources.broker.channels))
-        async with httpx.AsyncClient(base_url=server.http_url) as client:
+        async with Http1Pool(server.http_url, 2) as client:
             ingester = Ingester(client, operations["IngestMentions"], token, 50.0, 1, stats)
             while stats.events == 0 and stats.ingested < 20:
                 await ingester.step()
