@@ -94,6 +94,12 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         refusal = await self._charge(operation)
+        if self.operations.get(operation.id) is not operation:
+            # Completed by the client, or its connection closed, while it was being charged.
+            # Its task was cancelled then, but a cancel that lands in the budget's Redis call
+            # can be lost in redis-py; without this check the operation would wait for events
+            # forever and hold its connection's handler open (a leak found in the churn soak).
+            return
         if refusal is not None:
             # An "error" message ends the operation and forgets its id (the protocol's rule).
             message: ErrorMessage = {"id": operation.id, "type": "error", "payload": [refusal]}

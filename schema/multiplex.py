@@ -132,6 +132,8 @@ class Feed:
                         return
                     if not isinstance(result, ExecutionResult):
                         return
+                    if not self.outlets:
+                        return  # every outlet left (its cancel may have been lost: see live.py)
                     self.broadcast(context.event_key or "", _next_payload(result))
                     await asyncio.sleep(0)  # let the sockets drain between events of a burst
         except asyncio.CancelledError:
