@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     metrics_window_requests: int = Field(default=50_000, ge=100, le=10_000_000)
     metrics_sample_interval_s: float = Field(default=5.0, gt=0)
     metrics_loop_lag_interval_s: float = Field(default=0.5, gt=0)
+    memory_trim_interval_s: float = Field(default=30.0, ge=0, le=86_400)
     prometheus_multiproc_dir: str | None = None
     alert_webhook_url: str | None = None
     alert_interval_s: float = Field(default=30.0, gt=0)

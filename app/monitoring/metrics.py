@@ -117,6 +117,12 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self.heap_trims = Histogram(
+            "insitechart_heap_trim_seconds",
+            "Time of each memory upkeep: a full garbage collection, then malloc_trim.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=registry,
+        )
         self.threads = Gauge(
             "insitechart_process_threads",
             "Threads of the worker process.",
