@@ -79,9 +79,7 @@ def run_soak(
         "requests_asked": requests,
         "requests_sent": sent,
         "warmup_requests": warm_result["ops"]["ALL"]["requests"],
-        "rss_after_warmup_mb": round(rss_after_warmup, 1),
-        "rss_end_mb": round(rss_end, 1),
-        "rss_growth_pct": round((rss_end - rss_after_warmup) / rss_after_warmup * 100, 2),
+        **rss_growth(rss_after_warmup, result["rss_samples_mb"], rss_end),
         "rss_samples_mb": result["rss_samples_mb"],
         "ops": result["ops"],
         "server": result["server"],
@@ -91,13 +89,29 @@ def run_soak(
     }
 
 
+def rss_growth(after_warmup: float, samples: list[float], end: float) -> dict[str, float]:
+    """RSS growth over the whole soak and over its second half. A leak grows at the same rate
+    all along; a high-water mark (pools, windows, allocator arenas reaching their size) grows
+    early and stops, so its second half is flat."""
+    middle = samples[len(samples) // 2] if samples else after_warmup
+    return {
+        "rss_after_warmup_mb": round(after_warmup, 1),
+        "rss_mid_mb": round(middle, 1),
+        "rss_end_mb": round(end, 1),
+        "rss_growth_pct": round((end - after_warmup) / after_warmup * 100, 2),
+        "rss_growth_second_half_pct": round((end - middle) / middle * 100, 2),
+    }
+
+
 def render_soak(report: dict[str, Any]) -> str:
     all_ops = report["ops"]["ALL"]
     return (
         f"{report['date']}  workers={report['workers']}  requests={report['requests_sent']} "
         f"(asked {report['requests_asked']}) after {report['warmup_requests']} warm-up\n"
         f"RSS after warm-up {report['rss_after_warmup_mb']} MB, at end {report['rss_end_mb']} MB, "
-        f"growth {report['rss_growth_pct']}%\n"
+        f"growth {report['rss_growth_pct']}% (second half of the run: "
+        f"{report['rss_mid_mb']} -> {report['rss_end_mb']} MB, "
+        f"{report['rss_growth_second_half_pct']}%)\n"
         f"req/s {all_ops['rps']}  p95 {all_ops['p95_ms']} ms  p99 {all_ops['p99_ms']} ms  "
         f"errors {all_ops['errors']}  response cache hit ratio {report['cache_hit_ratio']}\n"
         f"live connections opened and closed: {report['live']}"

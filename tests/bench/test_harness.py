@@ -16,6 +16,7 @@ from app.main import create_app
 from app.timeutil import utcnow
 from bench.config import bench_settings, read_operations
 from bench.loadgen import LoadSpec, drive
+from bench.scenarios import rss_growth
 from bench.sqlcount import count_per_operation
 from bench.stats import Samples, percentile, summarize
 from bench.userload import saturation
@@ -157,3 +158,11 @@ async def test_load_generator_counts_response_cache_hits_anonymous_and_none_with
     assert (trending["cache_hits"], trending["cache_misses"], trending["cache_hit_ratio"]) == (
         0, 0, None,
     )  # fmt: skip
+
+
+def test_soak_growth_separates_a_high_water_mark_from_a_steady_climb() -> None:
+    plateau = rss_growth(100.0, [100.0, 110.0, 120.0, 120.0, 120.0, 120.0], 120.0)
+    assert (plateau["rss_growth_pct"], plateau["rss_growth_second_half_pct"]) == (20.0, 0.0)
+    climb = rss_growth(100.0, [100.0, 104.0, 108.0, 112.0, 116.0, 120.0], 124.0)
+    assert (climb["rss_growth_pct"], climb["rss_mid_mb"]) == (24.0, 112.0)
+    assert climb["rss_growth_second_half_pct"] == round(12 / 112 * 100, 2)
