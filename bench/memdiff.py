@@ -51,7 +51,7 @@ async def run(args: argparse.Namespace) -> None:
 
             await burst(args.warmup)
             gc.collect()
-            tracemalloc.start(25)
+            tracemalloc.start(args.frames)
             before = tracemalloc.take_snapshot()
             await burst(args.requests)
             gc.collect()
@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1500)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--top", type=int, default=8)
+    parser.add_argument(
+        "--frames", type=int, default=6, help="traceback depth kept per allocation (slower)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     asyncio.run(run(parser.parse_args()))
 
