@@ -1,11 +1,10 @@
 """Give the C heap's free pages back to the operating system (glibc's `malloc_trim`).
 
-A worker that opens and closes WebSockets by the thousand frees everything each connection held
-(tests/bench/test_live.py), yet its RSS steps up at each burst and stays there: glibc keeps the
-freed chunks of its heap for reuse, and long-lived allocations made during a burst pin the heap's
-top, so they are never returned. `malloc_trim(0)` releases every free page of the heap, wherever
-it lies (`MADV_DONTNEED`), in a few milliseconds. The monitor calls it every
-`MEMORY_TRIM_INTERVAL_S` seconds; on a libc without it (musl, macOS) it does nothing.
+glibc keeps the chunks a process frees for reuse, and a long-lived allocation above them keeps the
+heap from shrinking, so memory freed after a burst (thousands of WebSocket connections closing,
+a full garbage collection) stays in the RSS. `malloc_trim(0)` releases every free page of the
+heap, wherever it lies (`MADV_DONTNEED`). The monitor calls it every `MEMORY_TRIM_INTERVAL_S`
+seconds, right after a full collection; on a libc without it (musl, macOS) it does nothing.
 """
 
 from __future__ import annotations

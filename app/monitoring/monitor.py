@@ -143,9 +143,8 @@ class Monitor:
 
         With `GC_GEN0_THRESHOLD` raised for the fan-out's sake, a closed WebSocket's objects
         (transport, protocol, handler and their cycles) reach the oldest generation and wait
-        for a full collection, which then comes rarely: a churn of thousands of connections
-        grew a worker by ~6 KiB per connection ever opened. One full pass per interval frees
-        them.
+        for a full collection, which then comes rarely: 4,000 connections churned grew a worker
+        by 23% (docs/BENCHMARKS.md). One full pass per interval frees them.
         """
         started = time.perf_counter()
         gc.collect()
