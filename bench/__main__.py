@@ -59,7 +59,7 @@ def cmd_soak(args: argparse.Namespace, config: BenchConfig) -> int:
     asyncio.run(seed(config, SeedSize(args.stocks, args.mentions, args.days)))
     report = run_soak(
         config, args.workers, args.requests, args.warmup, args.concurrency, args.max_duration,
-        args.churn, args.churn_batch, args.churn_pause,
+        args.churn, args.churn_batch, args.churn_pause, args.settle,
     )  # fmt: skip
     print(render_soak(report))
     print(f"saved {save(f'soak-w{args.workers}', report, args.out)}")
@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--churn", type=int, default=10_000, help="live connections opened+closed")
     soak.add_argument("--churn-batch", type=int, default=1000, help="connections open at once")
     soak.add_argument("--churn-pause", type=float, default=10.0, help="seconds between batches")
+    soak.add_argument(
+        "--settle", type=float, default=0.0,
+        help="seconds idle before each RSS reading (e.g. MEMORY_TRIM_INTERVAL_S: retained memory)",
+    )  # fmt: skip
     soak.set_defaults(handler=cmd_soak)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))

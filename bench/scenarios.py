@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bench.config import BenchConfig, bench_key
@@ -55,6 +56,7 @@ def render_users(report: dict[str, Any]) -> str:
 def run_soak(
     config: BenchConfig, workers: int, requests: int, warmup: int, concurrency: int,
     max_duration_s: float, churn: int = 0, churn_batch: int = 1000, churn_pause_s: float = 0.0,
+    settle_s: float = 0.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Warm up, note the RSS, send `requests` more (bounded in time) while `churn` live
     connections are opened and closed `churn_batch` at a time, note it again."""
@@ -64,11 +66,13 @@ def run_soak(
                         max_requests=warmup, seed=2, churn_connections=min(churn, 2 * churn_batch),
                         churn_batch=churn_batch)  # fmt: skip
         warm_result = load_phase(server, warm)
+        time.sleep(settle_s)  # the same idle time before both readings: memory retained at rest
         rss_after_warmup = server.rss_mb()
         soak = LoadSpec(url=server.url, concurrency=concurrency, duration_s=max_duration_s,
                         max_requests=requests, seed=3, churn_connections=churn,
                         churn_batch=churn_batch, churn_pause_s=churn_pause_s)  # fmt: skip
         result = load_phase(server, soak)
+        time.sleep(settle_s)
         rss_end = server.rss_mb()
     sent = result["ops"]["ALL"]["requests"]
     return {
@@ -77,6 +81,7 @@ def run_soak(
         "machine": at_start,
         "workers": workers,
         "requests_asked": requests,
+        "settle_s": settle_s,
         "requests_sent": sent,
         "warmup_requests": warm_result["ops"]["ALL"]["requests"],
         **rss_growth(rss_after_warmup, result["rss_samples_mb"], rss_end),
