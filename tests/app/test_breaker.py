@@ -7,14 +7,7 @@ import logging
 import pytest
 
 from app.breaker import Breaker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def state(breaker: Breaker) -> str:
@@ -32,7 +25,7 @@ class Records(logging.Handler):
 
 
 def test_a_threshold_of_one_opens_on_the_first_failure() -> None:
-    breaker = Breaker("cache", cooldown_s=5, clock=Clock())
+    breaker = Breaker("cache", cooldown_s=5, clock=Clock(50.0))
     assert state(breaker) == "closed" and breaker.allow()
     breaker.record_failure(ConnectionError("refused"))
     assert state(breaker) == "open" and breaker.is_open and not breaker.allow()
@@ -40,7 +33,7 @@ def test_a_threshold_of_one_opens_on_the_first_failure() -> None:
 
 
 def test_a_threshold_counts_failures_in_a_row_and_a_success_resets_it() -> None:
-    breaker = Breaker("quotes", failures=3, cooldown_s=5, clock=Clock())
+    breaker = Breaker("quotes", failures=3, cooldown_s=5, clock=Clock(50.0))
     breaker.record_failure()
     breaker.record_failure()
     breaker.record_success()
@@ -53,7 +46,7 @@ def test_a_threshold_counts_failures_in_a_row_and_a_success_resets_it() -> None:
 
 
 def test_the_cooldown_follows_the_injected_clock_then_one_probe_goes_through() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     breaker = Breaker("quotes", failures=2, cooldown_s=10, clock=clock)
     breaker.record_failure()
     breaker.record_failure()
@@ -69,7 +62,7 @@ def test_the_cooldown_follows_the_injected_clock_then_one_probe_goes_through() -
 
 
 def test_a_failed_probe_reopens_even_below_the_threshold_without_a_new_opening() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     breaker = Breaker("quotes", failures=3, cooldown_s=10, clock=clock)
     for _ in range(3):
         breaker.record_failure()
@@ -85,7 +78,7 @@ def test_a_failed_probe_reopens_even_below_the_threshold_without_a_new_opening()
 
 
 def test_an_abandoned_probe_frees_the_slot_and_leaves_the_breaker_half_open() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     breaker = Breaker("cache", cooldown_s=5, clock=clock)
     breaker.record_failure()
     clock.now += 5
@@ -97,7 +90,7 @@ def test_an_abandoned_probe_frees_the_slot_and_leaves_the_breaker_half_open() ->
 
 
 def test_a_closed_breaker_counts_a_new_opening_after_it_recovered() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     breaker = Breaker("cache", cooldown_s=5, clock=clock)
     breaker.record_failure()
     clock.now += 5
@@ -108,7 +101,7 @@ def test_a_closed_breaker_counts_a_new_opening_after_it_recovered() -> None:
 
 
 def test_open_and_close_are_logged_once_each_with_the_given_messages() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     log = logging.getLogger("insitechart.test_breaker")
     records = Records()
     log.addHandler(records)
@@ -140,7 +133,7 @@ def test_without_messages_nothing_is_logged() -> None:
     records = Records()
     log.addHandler(records)
     try:
-        breaker = Breaker("quotes", cooldown_s=1, clock=Clock(), log=log)
+        breaker = Breaker("quotes", cooldown_s=1, clock=Clock(50.0), log=log)
         breaker.record_failure(TimeoutError())
         breaker.record_success()
     finally:

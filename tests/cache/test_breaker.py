@@ -1,18 +1,11 @@
 from __future__ import annotations
 
 from app.breaker import Breaker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_breaker_skips_calls_during_the_cooldown_then_lets_one_probe_through() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
     assert breaker.allow()
     breaker.record_failure(ConnectionError("refused"))
@@ -26,7 +19,7 @@ def test_breaker_skips_calls_during_the_cooldown_then_lets_one_probe_through() -
 
 
 def test_a_failed_probe_reopens_for_another_cooldown_without_counting_a_new_opening() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
     breaker.record_failure(TimeoutError())
     clock.now += 5
@@ -39,7 +32,7 @@ def test_a_failed_probe_reopens_for_another_cooldown_without_counting_a_new_open
 
 
 def test_an_abandoned_probe_lets_the_next_call_probe() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breaker = Breaker("redis", cooldown_s=5, clock=clock)
     breaker.record_failure(TimeoutError())
     clock.now += 5

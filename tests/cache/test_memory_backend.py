@@ -1,14 +1,7 @@
 from __future__ import annotations
 
 from app.cache import MemoryBackend
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 async def test_memory_backend_evicts_least_recently_used_past_the_entry_cap() -> None:

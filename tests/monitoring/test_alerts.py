@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.monitoring.alerts import Alerts, Reading
+from tests.clock import Clock
 from tests.conftest import graphql, serve
 
 PORTS = range(8710, 8800)  # this area's port range
@@ -62,14 +63,6 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reading(p95_s: float = 0.1, requests: int = 100, **changes: float) -> Reading:

@@ -7,14 +7,7 @@ import tracemalloc
 import pytest
 
 from app.monitoring.stats import RequestWindow
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_stats_cover_the_requests_of_the_window_only() -> None:

@@ -7,16 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.quotes.cache import CachedProvider, QuoteCache
+from tests.clock import Clock
 from tests.quotes.helpers import finnhub_provider
 from tests.quotes.upstream import Behaviour, Upstream, running_upstream
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
