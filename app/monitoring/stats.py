@@ -79,10 +79,6 @@ class RequestWindow:
         self._next = 0  # the slot the next request goes to
         self._count = 0  # slots in use, the oldest at (_next - _count) % capacity
 
-    def __len__(self) -> int:
-        self._prune()
-        return self._count
-
     def _name_id(self, operation: str) -> int:
         found = self._ids.get(operation)
         if found is not None:
