@@ -253,7 +253,7 @@ class RedisBackend:
             self._reader.cancel()
             with suppress(asyncio.CancelledError):
                 await self._reader
-        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.pubsub.aclose()
         await self.redis.aclose()
 
 

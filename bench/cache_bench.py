@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,10 +33,9 @@ from app.cache import MemoryBackend
 from app.config import Settings
 from app.db import create_database
 from app.main import create_app
-from bench.config import BENCH_BUDGET
+from bench.config import BENCH_BUDGET, OPERATIONS_DIR
 from tests.factories.universe import make_universe
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "operations"
 VARIABLES: dict[str, dict[str, Any]] = {
     "StockDetail": {"symbol": "S001"},
     "PartnerScores": {"symbols": [f"S{i:03d}" for i in range(20)]},
@@ -146,7 +144,7 @@ async def run_backend(
         await stack.enter_async_context(field_app.router.lifespan_context(field_app))
         await stack.enter_async_context(response_app.router.lifespan_context(response_app))
         empty = await emptier(field_app, redis_url, namespace)
-        for path in sorted(OPERATIONS.glob("*.graphql")):
+        for path in sorted(OPERATIONS_DIR.glob("*.graphql")):
             query = path.read_text()
             if not query.lstrip("# \n").startswith("query") and "\nquery " not in query:
                 continue

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS_DIR = PROJECT_ROOT.parent / "shared" / "operations"
+OPERATIONS_DIR = PROJECT_ROOT / "operations"  # the project's own copy of what clients send
 
 # The load generator plays the public frontend's many anonymous visitors from one address, so the
 # anonymous budget (2000 points refilling 50/s per client) is raised far out of reach: every

@@ -14,18 +14,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 
 from graphql import OperationDefinitionNode
 from redis.asyncio import Redis
 
 from app.config import Settings
 from app.ratelimit import MemoryBuckets, Rate, RedisBuckets
+from bench.config import OPERATIONS_DIR
 from schema import build_schema
 from schema.cost import CostAnalysis, select_operation
 from schema.limits import DocumentShape, StaticLimits, parse_document
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "operations"
 VARIABLES = {"PartnerScores": {"symbols": [f"S{i}" for i in range(50)]}}
 
 
@@ -60,7 +59,7 @@ def bench_documents(rounds: int) -> None:
     schema = build_schema(settings)._schema
     limits = StaticLimits.from_settings(settings)
     print(f"{'operation':<16}{'cost':>7}{'cost analysis us':>18}{'shape limits us':>17}")
-    for path in sorted(OPERATIONS.glob("*.graphql")):
+    for path in sorted(OPERATIONS_DIR.glob("*.graphql")):
         document = parse_document(path.read_text(), limits.max_tokens)
         operation = select_operation(document, None)
         if not isinstance(operation, OperationDefinitionNode):

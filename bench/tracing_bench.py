@@ -20,7 +20,6 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -30,9 +29,10 @@ from app.config import Settings
 from app.db import create_database
 from app.logging import JsonFormatter
 from app.main import create_app
+from bench.config import OPERATIONS_DIR
 from tests.factories.universe import make_universe
 
-QUERY_FILE = Path(__file__).resolve().parents[2] / "shared" / "operations" / "MentionFeed.graphql"
+QUERY_FILE = OPERATIONS_DIR / "MentionFeed.graphql"
 
 
 def log_to_devnull() -> None:

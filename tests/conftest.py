@@ -162,8 +162,8 @@ async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncC
 
 @pytest.fixture
 def operations() -> Iterator[dict[str, str]]:
-    """The reference operations clients send, read verbatim from ../shared/operations."""
-    folder = Path(__file__).resolve().parents[2] / "shared" / "operations"
+    """The reference operations clients send, read verbatim from the project's operations/."""
+    folder = Path(__file__).resolve().parents[1] / "operations"
     if not folder.is_dir():
         pytest.fail(f"the reference operations are missing: {folder}", pytrace=False)
     yield {p.stem: p.read_text() for p in sorted(folder.glob("*.graphql"))}
