@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     limits_max_document_bytes: int = Field(default=32_768, ge=256, le=10_485_760)
     limits_max_root_fields: int = Field(default=20, ge=1, le=1000)
     limits_max_directives_per_field: int = Field(default=5, ge=0, le=100)
+    limits_max_selections: int = Field(default=400, ge=1, le=100_000)
     limits_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
     limits_execution_timeout_s: float = Field(default=10.0, gt=0, le=600)
     cost_max_query: int = Field(default=5000, ge=1)

@@ -10,7 +10,7 @@ walks the result with the same weights and the real list sizes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,18 @@ def declared_weight(field: GraphQLField, default: int) -> int:
     return int(cost) if isinstance(cost, int) and cost >= 0 else default
 
 
+Selected = tuple[FieldNode, GraphQLField, int]  # a field node, its schema field, times selected
+
+
 class CostAnalysis:
+    """The requested and actual cost of one document's operations, and the fields they select.
+
+    Fragment spreads are expanded once per fragment and parent type (memoised) and each field node
+    carries the number of times it is selected, so a fragment spread twice costs twice its own
+    cost while the work stays linear in the document: forty fragments each spreading the next
+    twice are costed in forty steps, at 2^40 times the innermost selection, and refused.
+    """
+
     def __init__(
         self, schema: GraphQLSchema, document: DocumentNode, default_list_size: int
     ) -> None:
@@ -96,6 +107,9 @@ class CostAnalysis:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
+        self._selected: dict[tuple[int, str], tuple[Selected, ...]] = {}
+        self._open: set[tuple[int, str]] = set()  # being expanded: a cycle (refused by validation)
+        self._costs: dict[tuple[int, int, int | None], int] = {}
 
     def root_type(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
         if operation.operation is OperationType.MUTATION:
@@ -104,29 +118,45 @@ class CostAnalysis:
             return self.schema.subscription_type
         return self.schema.query_type
 
-    def fields(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType,
-        seen: frozenset[str] = frozenset(),
-    ) -> Iterator[tuple[FieldNode, GraphQLField]]:
-        """The fields a selection set asks of `parent`, through inline fragments and spreads."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                owned = getattr(parent, "fields", None) or {}
-                field = owned.get(selection.name.value)
-                if field is not None:
-                    yield selection, field
-            elif isinstance(selection, InlineFragmentNode):
-                yield from self.fields(
-                    selection.selection_set, self._narrow(parent, selection.type_condition), seen
-                )
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    narrowed = self._narrow(parent, fragment.type_condition)
-                    yield from self.fields(fragment.selection_set, narrowed, seen | {name})
+    def selected(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType
+    ) -> tuple[Selected, ...]:
+        """The fields a selection set asks of `parent`, through inline fragments and spreads,
+        each field node once with how many times it is selected."""
+        key = (id(selection_set), parent.name)
+        known = self._selected.get(key)
+        if known is not None:
+            return known
+        if key in self._open:
+            return ()
+        self._open.add(key)
+        try:
+            counts: dict[tuple[int, int], list[Any]] = {}
+            for selection in selection_set.selections:
+                for node, field, times in self._expand(selection, parent):
+                    entry = counts.setdefault((id(node), id(field)), [node, field, 0])
+                    entry[2] += times
+            result = tuple((node, field, times) for node, field, times in counts.values())
+        finally:
+            self._open.discard(key)
+        self._selected[key] = result
+        return result
+
+    def _expand(self, selection: Any, parent: GraphQLNamedType) -> tuple[Selected, ...]:
+        if isinstance(selection, FieldNode):
+            owned = getattr(parent, "fields", None) or {}
+            field = owned.get(selection.name.value)
+            return () if field is None else ((selection, field, 1),)
+        if isinstance(selection, InlineFragmentNode):
+            narrowed = self._narrow(parent, selection.type_condition)
+            return self.selected(selection.selection_set, narrowed)
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = self.fragments.get(selection.name.value)
+            if fragment is None:
+                return ()
+            narrowed = self._narrow(parent, fragment.type_condition)
+            return self.selected(fragment.selection_set, narrowed)
+        return ()
 
     def _narrow(self, parent: GraphQLNamedType, condition: Any) -> GraphQLNamedType:
         if condition is None:
@@ -144,6 +174,7 @@ class CostAnalysis:
             name = definition.variable.name.value
             if values.get(name) is None and definition.default_value is not None:
                 values[name] = literal(definition.default_value, {})
+        self._costs = {}  # a field's cost depends on the variables: kept for this call only
         return self._requested(operation.selection_set, root, values, None)
 
     def _requested(
@@ -153,23 +184,37 @@ class CostAnalysis:
         variables: dict[str, Any],
         inherited: int | None,
     ) -> int:
-        total = 0
-        for node, field in self.fields(selection_set, parent):
-            cost = field_cost(field)
-            if not cost.composite or node.selection_set is None:
-                total += cost.weight
-                continue
-            size = requested_size(node, field, variables) if cost.sized else None
-            named = cost.named
-            if cost.is_list:
-                count = size or inherited or self.default_list_size
-                below = self._requested(node.selection_set, named, variables, None)
-                total += count * (cost.weight + below)
-            elif cost.is_connection:
-                passed = size or self.default_list_size
-                total += cost.weight + self._requested(node.selection_set, named, variables, passed)
-            else:
-                total += cost.weight + self._requested(node.selection_set, named, variables, None)
+        return sum(
+            times * self._field_requested(node, field, variables, inherited)
+            for node, field, times in self.selected(selection_set, parent)
+        )
+
+    def _field_requested(
+        self,
+        node: FieldNode,
+        field: GraphQLField,
+        variables: dict[str, Any],
+        inherited: int | None,
+    ) -> int:
+        cost = field_cost(field)
+        if not cost.composite or node.selection_set is None:
+            return cost.weight
+        key = (id(node), id(field), inherited)
+        known = self._costs.get(key)
+        if known is not None:
+            return known
+        size = requested_size(node, field, variables) if cost.sized else None
+        named = cost.named
+        if cost.is_list:
+            count = size or inherited or self.default_list_size
+            below = self._requested(node.selection_set, named, variables, None)
+            total = count * (cost.weight + below)
+        elif cost.is_connection:
+            passed = size or self.default_list_size
+            total = cost.weight + self._requested(node.selection_set, named, variables, passed)
+        else:
+            total = cost.weight + self._requested(node.selection_set, named, variables, None)
+        self._costs[key] = total
         return total
 
     def actual(self, operation: OperationDefinitionNode, data: Mapping[str, Any] | None) -> int:
@@ -182,20 +227,20 @@ class CostAnalysis:
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType, data: Mapping[str, Any]
     ) -> int:
         total = 0
-        for node, field in self.fields(selection_set, parent):
+        for node, field, times in self.selected(selection_set, parent):
             key = node.alias.value if node.alias else node.name.value
             value = data.get(key)
             cost = field_cost(field)
             if value is None:
                 continue
             if not cost.composite or node.selection_set is None:
-                total += cost.weight
+                total += times * cost.weight
                 continue
             named = cost.named
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, Mapping):
-                    total += cost.weight + self._actual(node.selection_set, named, item)
+                    total += times * (cost.weight + self._actual(node.selection_set, named, item))
         return total
 
 

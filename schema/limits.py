@@ -1,7 +1,9 @@
 """Static limits on a GraphQL document, all checked before anything executes.
 
-Size and tokens are checked while parsing; depth, aliases, root fields and directives per field by a
-validation rule (cached with the document, since none of them depends on variables).
+Size and tokens are checked while parsing, and field selections (fragments expanded, counted with
+multiplicity, in time linear in the document) right after it, before validation spends anything;
+depth, aliases, root fields and directives per field by a validation rule (cached with the
+document, since none of them depends on variables).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class StaticLimits:
     max_document_bytes: int
     max_root_fields: int
     max_directives_per_field: int
+    max_selections: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StaticLimits:
@@ -50,6 +53,7 @@ class StaticLimits:
             max_document_bytes=settings.limits_max_document_bytes,
             max_root_fields=settings.limits_max_root_fields,
             max_directives_per_field=settings.limits_max_directives_per_field,
+            max_selections=settings.limits_max_selections,
         )
 
 
@@ -63,12 +67,14 @@ def limit_error(
 
 
 class DocumentShape:
-    """Depth, aliases and root fields of an operation, fragments expanded once each (memoised)."""
+    """Depth, aliases, selections and root fields of an operation, fragments expanded once each
+    (memoised)."""
 
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
         self._depth: dict[str, int] = {}
         self._aliases: dict[str, int] = {}
+        self._selections: dict[str, int] = {}
         self._open: set[str] = set()  # cycles are reported by NoFragmentCycles; count them as 0
 
     def _fragment(
@@ -112,6 +118,20 @@ class DocumentShape:
                 total += self.aliases(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self._fragment(selection.name.value, self._aliases, self.aliases)
+        return total
+
+    def selections(self, selection_set: SelectionSetNode) -> int:
+        """Field selections as executed before merging: a fragment spread twice counts twice."""
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                if selection.selection_set:
+                    total += self.selections(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.selections(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment(selection.name.value, self._selections, self.selections)
         return total
 
     def root_fields(
@@ -193,10 +213,11 @@ def shape_rule(limits: StaticLimits) -> type[ASTValidationRule]:
 
 
 @lru_cache(maxsize=512)
-def parse_document(query: str, max_tokens: int) -> DocumentNode:
-    """Parse with a token cap; a document over it is refused with MAX_TOKENS_EXCEEDED."""
+def parse_document(query: str, max_tokens: int, max_selections: int | None = None) -> DocumentNode:
+    """Parse with a token cap; a document over it is refused with MAX_TOKENS_EXCEEDED, and one
+    whose operations select more than `max_selections` fields with MAX_SELECTIONS_EXCEEDED."""
     try:
-        return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
+        document = parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
     except GraphQLSyntaxError as exc:
         if TOKENS_ABORT in exc.message:
             raise limit_error(
@@ -205,6 +226,29 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
                 max_tokens,
             ) from None
         raise
+    if max_selections is not None:
+        check_selections(document, max_selections)
+    return document
+
+
+def check_selections(document: DocumentNode, limit: int) -> None:
+    """Refuse a document whose operations select more fields than `limit`, fragments expanded."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    shape = DocumentShape(fragments)
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        count = shape.selections(definition.selection_set)
+        if count > limit:
+            raise limit_error(
+                "MAX_SELECTIONS_EXCEEDED",
+                f"the operation selects {count} fields (fragments expanded); the limit is {limit}",
+                limit,
+                count,
+                definition,
+            )
 
 
 class DocumentLimits(SchemaExtension):
@@ -232,7 +276,9 @@ class DocumentLimits(SchemaExtension):
                     size,
                 )
             try:
-                context.graphql_document = parse_document(context.query, self.limits.max_tokens)
+                context.graphql_document = parse_document(
+                    context.query, self.limits.max_tokens, self.limits.max_selections
+                )
             except GraphQLSyntaxError:
                 pass  # Strawberry parses again and reports the syntax error its usual way
         yield

@@ -25,28 +25,31 @@ def declared_scope(field: GraphQLField) -> str | None:
 def required_scopes(
     analysis: CostAnalysis, operation: OperationDefinitionNode
 ) -> Iterator[tuple[str, str]]:
-    """(field name, scope) for every selected field that needs a scope."""
+    """(field name, scope) for every selected field that needs a scope, each field node once."""
     root = analysis.root_type(operation)
     if root is None:
         return
-    is_mutation = root is analysis.schema.mutation_type
-    for node, field in analysis.fields(operation.selection_set, root):
-        scope = declared_scope(field) or (DEFAULT_MUTATION_SCOPE if is_mutation else None)
-        if scope is not None:
-            yield node.name.value, scope
-        if node.selection_set is not None:
-            yield from _nested(analysis, node.selection_set, field_cost(field).named)
+    default = DEFAULT_MUTATION_SCOPE if root is analysis.schema.mutation_type else None
+    yield from _walk(analysis, operation.selection_set, root, default, set())
 
 
-def _nested(
-    analysis: CostAnalysis, selection_set: SelectionSetNode, parent: GraphQLNamedType
+def _walk(
+    analysis: CostAnalysis,
+    selection_set: SelectionSetNode,
+    parent: GraphQLNamedType,
+    default: str | None,
+    visited: set[tuple[int, str]],
 ) -> Iterator[tuple[str, str]]:
-    for node, field in analysis.fields(selection_set, parent):
-        scope = declared_scope(field)
+    key = (id(selection_set), parent.name)
+    if key in visited:
+        return  # a fragment spread again asks for nothing new
+    visited.add(key)
+    for node, field, _ in analysis.selected(selection_set, parent):
+        scope = declared_scope(field) or default
         if scope is not None:
             yield node.name.value, scope
         if node.selection_set is not None:
-            yield from _nested(analysis, node.selection_set, field_cost(field).named)
+            yield from _walk(analysis, node.selection_set, field_cost(field).named, None, visited)
 
 
 def first_missing(

@@ -49,6 +49,7 @@ def test_every_reference_operation_is_within_the_default_limits(
                 assert shape.depth(op.selection_set) <= DEFAULTS.max_depth, name
                 assert shape.aliases(op.selection_set) <= DEFAULTS.max_aliases, name
                 assert shape.root_fields(op.selection_set) <= DEFAULTS.max_root_fields, name
+                assert shape.selections(op.selection_set) <= DEFAULTS.max_selections, name
 
 
 def test_depth_counts_through_fragments_and_skips_introspection() -> None:
