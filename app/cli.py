@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_ingest
 
     cli_ingest.register(sub)
+    from app import cli_plans
+
+    cli_plans.register(sub)
     return parser
 
 

@@ -180,6 +180,20 @@ class Settings(BaseSettings):
     # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
     cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
 
+    # --- query plans of slow SQL ---
+    trace_sql_plans: bool = Field(
+        default=True,
+        description="explain each slow statement shape once (PostgreSQL, off the request path)",
+    )
+    trace_sql_plans_kept: int = Field(
+        default=100, ge=1, le=10_000, description="captured plans kept, one per fingerprint"
+    )
+    trace_sql_large_table_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="a sequential scan of a table with at least this many rows gets a hint",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

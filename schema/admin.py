@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.monitoring.monitor import Monitor
+from app.monitoring.plans import PlanCapture
 from app.monitoring.sql import FingerprintStats
 from app.monitoring.stats import CacheRatio, OperationStats
 from app.monitoring.system import SystemSnapshot
@@ -40,14 +41,26 @@ class SqlFingerprint:
     count: int
     mean_ms: float
     max_ms: float
+    total_ms: float
+    plan: str | None = strawberry.field(
+        description="Its query plan (EXPLAIN), captured once when it was first slow; "
+        "null until then, and on SQLite."
+    )
+    hints: list[str] = strawberry.field(
+        description="What the plan suggests, e.g. a sequential scan of a large table."
+    )
 
     @classmethod
-    def from_stats(cls, stats: FingerprintStats) -> SqlFingerprint:
+    def from_stats(cls, stats: FingerprintStats, plans: PlanCapture | None) -> SqlFingerprint:
+        plan = plans.get(stats.fingerprint) if plans is not None else None
         return cls(
             fingerprint=stats.fingerprint,
             count=stats.count,
             mean_ms=stats.mean_s * 1000,
             max_ms=stats.max_s * 1000,
+            total_ms=stats.total_s * 1000,
+            plan=plan.text if plan is not None else None,
+            hints=list(plan.hints) if plan is not None else [],
         )
 
 
@@ -97,6 +110,9 @@ class ServerStats:
     p99_ms: float
     slowest_operations: list[OperationLatency]
     slowest_sql: list[SqlFingerprint]
+    busiest_sql: list[SqlFingerprint] = strawberry.field(
+        description="The statement shapes that took the most time in all, most first."
+    )
     caches: list[CacheUse]
     system: SystemResources
 
@@ -112,7 +128,14 @@ class ServerStats:
             p95_ms=window.p95_s * 1000,
             p99_ms=window.p99_s * 1000,
             slowest_operations=[OperationLatency.from_stats(s) for s in window.slowest],
-            slowest_sql=[SqlFingerprint.from_stats(s) for s in monitor.sql.stats.slowest(SLOWEST)],
+            slowest_sql=[
+                SqlFingerprint.from_stats(s, monitor.plans)
+                for s in monitor.sql.stats.slowest(SLOWEST)
+            ],
+            busiest_sql=[
+                SqlFingerprint.from_stats(s, monitor.plans)
+                for s in monitor.sql.stats.busiest(SLOWEST)
+            ],
             caches=[CacheUse.from_ratio(r) for r in monitor.cache.ratios()],
             system=SystemResources.from_snapshot(monitor.sample()),
         )

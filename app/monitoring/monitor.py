@@ -17,6 +17,7 @@ from app.monitoring.alerts import Alerts, Reading
 from app.monitoring.collector import LoaderBatch
 from app.monitoring.metrics import Metrics
 from app.monitoring.otel import Tracer, make_tracer
+from app.monitoring.plans import PlanCapture
 from app.monitoring.sql import SqlMonitor
 from app.monitoring.stats import CacheWindow, RequestWindow
 from app.monitoring.system import SystemSampler, SystemSnapshot
@@ -43,11 +44,17 @@ class Monitor:
         self._tasks: list[asyncio.Task[None]] = []
         self.alerts = Alerts(settings) if settings.alert_webhook_url else None
         self.tracer: Tracer | None = make_tracer(settings.trace_otel)
+        self.plans: PlanCapture | None = None
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> Monitor:
         monitor = cls(settings, db)
         monitor.sql.attach(db.engine.sync_engine)
+        if settings.trace_sql_plans and db.dialect == "postgresql":
+            monitor.plans = PlanCapture(
+                db, settings.trace_sql_plans_kept, settings.trace_sql_large_table_rows
+            )
+            monitor.sql.plans = monitor.plans
         return monitor
 
     def start(self) -> None:
@@ -83,6 +90,8 @@ class Monitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.plans is not None:
+            await self.plans.close()
         self.sql.detach(self.db.engine.sync_engine)
         self.metrics.retire(os.getpid())
 

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 
 from app.monitoring import collector
+from app.monitoring.plans import PlanCapture
 
 log = logging.getLogger("insitechart.sql")
 
@@ -77,6 +78,10 @@ class SqlStats:
     def slowest(self, limit: int) -> list[FingerprintStats]:
         return sorted(self._stats.values(), key=lambda s: s.max_s, reverse=True)[:limit]
 
+    def busiest(self, limit: int) -> list[FingerprintStats]:
+        """The shapes that took the most time in all: what to optimise first."""
+        return sorted(self._stats.values(), key=lambda s: s.total_s, reverse=True)[:limit]
+
 
 class SqlMonitor:
     """Listens to one engine's cursor executions."""
@@ -85,6 +90,7 @@ class SqlMonitor:
         self.slow_s = slow_ms / 1000
         self.stats = SqlStats(capacity)
         self.observe = observe
+        self.plans: PlanCapture | None = None  # set by the monitor: explains slow statements
 
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before)
@@ -106,14 +112,16 @@ class SqlMonitor:
             )
         conn.info.setdefault(STARTS, []).append((time.perf_counter_ns(), span))
 
-    def _after(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _after(
+        self, conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool
+    ) -> None:
         starts = conn.info.get(STARTS)
         if not starts:
             return
         start, span = starts.pop()
         if span is not None:
             span.end()
-        self.record(statement, time.perf_counter_ns() - start)
+        self.record(statement, time.perf_counter_ns() - start, None if many else parameters)
 
     def _error(self, context: ExceptionContext) -> None:
         """A failed statement gets no after-event: drop its start (and end its span)."""
@@ -123,7 +131,7 @@ class SqlMonitor:
             if span is not None:
                 span.end()
 
-    def record(self, statement: str, duration_ns: int) -> None:
+    def record(self, statement: str, duration_ns: int, parameters: Any = None) -> None:
         duration_s = duration_ns / 1e9
         trace = collector.current()
         if trace is not None:
@@ -133,6 +141,8 @@ class SqlMonitor:
         print_ = fingerprint(statement)
         self.stats.record(print_, duration_s)
         if duration_s >= self.slow_s:
+            if self.plans is not None:
+                self.plans.offer(print_, statement, parameters)
             log.warning(
                 "slow SQL %.1f ms: %s",
                 duration_s * 1000,
