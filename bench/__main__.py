@@ -76,6 +76,22 @@ def cmd_profile(args: argparse.Namespace, config: BenchConfig) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace, config: BenchConfig) -> int:
+    from bench.cluster import ClusterSpec, render, run_cluster
+    from bench.config import bench_key
+
+    asyncio.run(seed(config, SeedSize(args.stocks, args.mentions, args.days)))
+    spec = ClusterSpec(
+        instances=args.instances, users=args.users, subscribers=args.subscribers,
+        duration_s=args.duration, kill_at_s=args.kill_at, think_s=args.think,
+    )  # fmt: skip
+    with bench_key(config, "bench-cluster", ("read", "ingest")) as token:
+        report = run_cluster(spec, config, token)
+    print(render(report))
+    print(f"saved {save(f'cluster-n{args.instances}', report, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds idle before each RSS reading (e.g. MEMORY_TRIM_INTERVAL_S: retained memory)",
     )  # fmt: skip
     soak.set_defaults(handler=cmd_soak)
+
+    cluster = with_size(
+        sub.add_parser("cluster", help="N instances behind HAProxy, one killed mid-run")
+    )
+    cluster.add_argument("--instances", type=int, default=3, help="app instances (1 worker each)")
+    cluster.add_argument("--users", type=int, default=200, help="browsing users")
+    cluster.add_argument("--subscribers", type=int, default=50, help="live subscribers")
+    cluster.add_argument("--duration", type=float, default=60.0, help="seconds in all")
+    cluster.add_argument("--kill-at", type=float, default=20.0, help="seconds before the kill")
+    cluster.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
+    cluster.set_defaults(handler=cmd_cluster)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))
     prof.add_argument("--repeat", type=int, default=30, help="requests per operation")
