@@ -179,6 +179,15 @@ class Settings(BaseSettings):
     # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
     cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
 
+    # --- faults ---
+    ingest_retry_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts at storing an ingest batch when the database deadlocks, "
+        "fails to serialize or drops the connection (backoff 50 ms, doubling)",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -24,6 +24,7 @@ from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
+from schema.errors import RetryLater
 from schema.live import LiveRouter
 
 log = logging.getLogger("insitechart.app")
@@ -74,6 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # No anonymous fallback: a bad key is refused before anything executes.
             raise GraphQLHTTPError(
                 401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        except RetryLater as exc:
+            # The API-key lookup needs the database: without it, a keyed request cannot run.
+            raise GraphQLHTTPError(
+                503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
             ) from None
 
     schema = build_schema(settings)
