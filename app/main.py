@@ -101,7 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except RetryLater as exc:
             # The API-key lookup needs the database: without it, a keyed request cannot run.
             raise GraphQLHTTPError(
-                503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+                503,
+                exc.code,
+                str(exc),
+                headers={"Retry-After": str(exc.retry_after_s)},
+                retryAfter=exc.retry_after_s,
             ) from None
 
     schema = build_schema(settings)

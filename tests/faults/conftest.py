@@ -1,0 +1,53 @@
+"""Shared pieces of the fault suite: a log collector and a relay in front of PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from tests.cache.proxy import Relay
+
+
+class Records(logging.Handler):
+    """The app's logging does not propagate to pytest's capture: collect records here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def lines(self, level: int = logging.WARNING) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno >= level]
+
+    def tracebacks(self) -> int:
+        return sum(1 for r in self.records if r.exc_info)
+
+
+@contextmanager
+def app_logs() -> Iterator[Records]:
+    records = Records()
+    logger = logging.getLogger("insitechart")
+    logger.addHandler(records)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(records)
+
+
+@asynccontextmanager
+async def relayed_database(settings: Settings) -> AsyncIterator[tuple[Relay, Settings]]:
+    """A relay in front of the test database, and settings that reach it through the relay."""
+    url = make_url(settings.database_url)
+    relay = Relay(url.host or "127.0.0.1", url.port or 5432)
+    await relay.start()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        yield relay, settings.model_copy(update={"database_url": relayed})
+    finally:
+        await relay.stop()
