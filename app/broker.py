@@ -58,12 +58,21 @@ class Subscriber:
                 del self._latest[channel]  # re-insert: deliver channels in order of last update
             self._latest[channel] = payload
         elif len(self._queue) >= self.queue_size:
-            self.overflowed = True
-            self._queue.clear()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self.overflow()
+            return
         else:
             self._queue.append((channel, payload))
+        self._ready.set()
+
+    def overflow(self) -> None:
+        """Cut this subscriber off: drop what it holds, tell its owner, wake its reader."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self._queue.clear()
+        self._latest.clear()
+        if self.on_overflow is not None:
+            self.on_overflow()
         self._ready.set()
 
     @property

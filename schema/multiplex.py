@@ -20,7 +20,7 @@ import strawberry
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from app.broker import Subscriber
+from app.broker import SlowConsumer, Subscriber
 from app.resources import Resources
 from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
@@ -111,6 +111,11 @@ class Feed:
             self.queued += direct
             outlet.deliver(key, payload)
 
+    def cut_off(self) -> None:
+        self.finished = True
+        for outlet in tuple(self.outlets):
+            outlet.overflow()
+
     async def _run(self) -> None:
         query, operation_name, variables = self.key
         env = LoaderEnv.of(self.resources, cached=False)
@@ -134,6 +139,12 @@ class Feed:
                         return
                     if not self.outlets:
                         return  # every outlet left (its cancel may have been lost: see live.py)
+                    if _fell_behind(result):
+                        # The execution itself fell behind its events: every connection on it
+                        # missed some, so each is closed as a slow consumer (4008) and may
+                        # resubscribe, instead of getting the raw error and a `complete`.
+                        self.cut_off()
+                        return
                     self.broadcast(context.event_key or "", _next_payload(result))
                     await asyncio.sleep(0)  # let the sockets drain between events of a burst
         except asyncio.CancelledError:
@@ -143,6 +154,10 @@ class Feed:
         finally:
             self.finished = True
             self.broadcast(END, b"")
+
+
+def _fell_behind(result: ExecutionResult) -> bool:
+    return any(isinstance(e.original_error, SlowConsumer) for e in result.errors or ())
 
 
 def _next_payload(result: ExecutionResult) -> bytes:

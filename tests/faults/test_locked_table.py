@@ -55,8 +55,13 @@ async def test_a_locked_table_answers_timeout_and_frees_the_connection(
                     answers = [
                         await client.post("/graphql", json={"query": FEED}) for _ in range(3)
                     ]
-                waiting = await waiting_statements(db)
-                in_use = engine.pool.checkedout()
+                # The statement started a moment after its request: allow that moment.
+                for _ in range(20):
+                    waiting = await waiting_statements(db)
+                    in_use = engine.pool.checkedout()
+                    if waiting == in_use == 0:
+                        break
+                    await asyncio.sleep(0.1)
                 await locker.rollback()
         after = await client.post("/graphql", json={"query": FEED})
 
