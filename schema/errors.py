@@ -88,9 +88,17 @@ class MaskInternalErrors(SchemaExtension):
         if result is None or not result.errors:
             return
         faults: list[str] = []
-        result.errors = [self._fault(error, faults) or self._mask(error) for error in result.errors]
+        result.errors = self.mask_all(result.errors, faults)
         if faults:
             self._answer_fault(faults, result.data is None)
+
+    @classmethod
+    def mask_all(cls, errors: list[GraphQLError], faults: list[str]) -> list[GraphQLError]:
+        """Errors fit for a client; the codes of database faults among them go to `faults`.
+
+        Also for results that bypass this extension (each event of a live subscription).
+        """
+        return [cls._fault(error, faults) or cls._mask(error) for error in errors]
 
     @staticmethod
     def _fault(error: GraphQLError, faults: list[str]) -> GraphQLError | None:

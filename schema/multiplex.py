@@ -26,6 +26,7 @@ from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.context import Context
+from schema.errors import MaskInternalErrors
 
 log = logging.getLogger("insitechart.multiplex")
 
@@ -163,7 +164,10 @@ def _fell_behind(result: ExecutionResult) -> bool:
 def _next_payload(result: ExecutionResult) -> bytes:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        payload["errors"] = [e.formatted for e in result.errors]
+        # Results of a stream do not pass the masking extension: mask them here, so a database
+        # fault is a retryable code and nothing internal (an address) reaches a subscriber.
+        masked = MaskInternalErrors.mask_all(list(result.errors), [])
+        payload["errors"] = [e.formatted for e in masked]
     if result.extensions:
         payload["extensions"] = result.extensions
     return orjson.dumps(payload)

@@ -16,7 +16,7 @@ from app.main import create_app
 from tests.conftest import serve
 from tests.factories.stocks import make_stock
 from tests.faults.conftest import app_logs, relayed_database
-from tests.liveserver import PROTOCOL, live_server, receive, send
+from tests.liveserver import PROTOCOL, live_server, receive, send, subscribe, ws_client
 
 ONE_STOCK = '{ stock(symbol: "AAPL") { symbol } }'
 
@@ -118,3 +118,21 @@ async def test_websocket_init_with_a_key_is_closed_1013_while_the_database_is_un
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1013
     assert closed.value.rcvd.reason.startswith("SERVICE_UNAVAILABLE")
+
+
+async def test_subscribing_while_the_database_is_unreachable_is_a_retryable_error(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    await prepare(db)
+    async with (
+        relayed_database(fault_settings(settings)) as (relay, relayed),
+        live_server(relayed) as server,
+        ws_client(server) as ws,
+    ):
+        await relay.stop()
+        await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
+        message = await receive(ws)
+    assert message["type"] in ("next", "error")
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert {e["extensions"]["code"] for e in errors} == {"SERVICE_UNAVAILABLE"}
+    assert str(relay.port) not in str(message) and "127.0.0.1" not in str(message)
