@@ -10,6 +10,7 @@ from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
+from app.dbfaults import LogLimiter
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
@@ -17,6 +18,7 @@ from app.redis_shared import SharedRedis
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
+HOOK_LOG = LogLimiter()
 
 AfterWrite = Callable[[Sequence[StoredMention]], Awaitable[None]]
 # Called after a transaction that stored new mentions has committed (cache invalidation, events).
@@ -65,7 +67,9 @@ class Resources:
             try:
                 await hook(stored)
             except Exception:
-                log.exception("after-write hook %r failed", hook)
+                # The write is committed; a hook failing on every ingest must not flood the log.
+                if HOOK_LOG.allow():
+                    log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
         await self.quotes.aclose()

@@ -3,12 +3,8 @@ private redis-server to kill and freeze."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import shutil
-import signal
-import subprocess
-import time
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -17,7 +13,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from tests.cache.proxy import Relay, closed_port
+from tests.cache.proxy import Relay
+from tests.faults.services import REDIS_SERVER, RedisServer
 
 
 class Records(logging.Handler):
@@ -61,67 +58,17 @@ async def relayed_database(settings: Settings) -> AsyncIterator[tuple[Relay, Set
         await relay.stop()
 
 
-class RedisServer:
-    """A private redis-server on a free port, to kill, freeze and restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = closed_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("redis-server did not start") from None
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
-
-    def kill(self) -> None:
-        """SIGKILL: connections drop, new ones are refused."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def freeze(self) -> None:
-        """SIGSTOP: the port still accepts connections, nothing answers."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)
-            self.kill()
-
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
 @pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+async def private_redis(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[RedisServer]:
+    """A redis-server of this test's own (killing the shared one would hurt everyone)."""
     if not Path(REDIS_SERVER).exists():
+        required = request.config.getoption("--require-services") or os.environ.get(
+            "INSITECHART_REQUIRE_SERVICES"
+        )
+        if required:
+            pytest.fail("redis-server is not installed and services are required", pytrace=False)
         pytest.skip("redis-server is not installed")
     server = RedisServer(tmp_path)
     await server.start()

@@ -19,7 +19,8 @@ from app.models import Mention
 from app.timeutil import utcnow
 from tests.conftest import serve
 from tests.factories.stocks import make_stock
-from tests.faults.conftest import RedisServer, app_logs
+from tests.faults.conftest import app_logs
+from tests.faults.services import RedisServer
 from tests.liveserver import live_server, receive, subscribe, ws_client
 
 ONE_STOCK = '{ stock(symbol: "AAPL") { symbol name } }'
