@@ -14,9 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-
-from app.redis_shared import SharedRedis
+from app.redis_shared import SharedRedis, connect
 
 log = logging.getLogger("insitechart.broker")
 
@@ -313,5 +311,6 @@ def create_broker(redis_url: str | None, prefix: str, shared: SharedRedis | None
         return Broker(lambda broker: RedisBackend(broker, shared, owner=False), prefix=prefix)
     if redis_url is None:
         return Broker(InProcessBackend)
-    own = SharedRedis.of(aioredis.Redis.from_url(redis_url))
+    # Its own bounded client (tests, tools); a worker passes its shared one.
+    own = SharedRedis.of(connect(redis_url, timeout_ms=1000, max_connections=8))
     return Broker(lambda broker: RedisBackend(broker, own), prefix=prefix)
