@@ -110,6 +110,7 @@ async def run(server: str, rounds: int, outage_s: float) -> None:
             )
             try:
                 await scenarios(create_app(settings), db, relay, redis, token, rounds, outage_s)
+                await pre_ping_cost(url, token, rounds * 5)
             finally:
                 redis.stop()
                 await relay.stop()
@@ -178,6 +179,32 @@ async def scenarios(
                 ]
                 await locker.rollback()
             summary("feed read (answers TIMEOUT)", locked, baseline)
+
+
+async def pre_ping_cost(url: str, token: str, rounds: int) -> None:
+    """What DB_POOL_PRE_PING costs a keyed read that misses every cache (one check per checkout)."""
+    print(f"DB_POOL_PRE_PING on vs off ({rounds} keyed reads each, field cache off, alternated)")
+    medians: dict[bool, list[float]] = {True: [], False: []}
+    for pre_ping in (False, True, False, True):
+        settings = Settings(
+            database_url=url,
+            log_level="error",
+            cache_enabled=False,
+            db_pool_pre_ping=pre_ping,
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+                def read(c: httpx.AsyncClient = client) -> Awaitable[httpx.Response]:
+                    keyed = {"Authorization": f"Bearer {token}"}
+                    return c.post("/graphql", json={"query": FEED}, headers=keyed)
+
+                samples = [await timed(read) for _ in range(rounds)]
+        medians[pre_ping].append(statistics.median(ms for ms, _ in samples))
+    off, on = statistics.mean(medians[False]), statistics.mean(medians[True])
+    print(f"  median off {off:.2f} ms, on {on:.2f} ms, x{on / off:.2f}")
 
 
 def main() -> None:
