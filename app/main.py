@@ -25,7 +25,7 @@ from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
-from schema.errors import RetryLater
+from schema.errors import RetryLater, drop_database_fault_logs
 from schema.live import LiveRouter
 
 log = logging.getLogger("insitechart.app")
@@ -70,6 +70,7 @@ async def readiness(resources: Resources) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    drop_database_fault_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

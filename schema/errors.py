@@ -67,6 +67,28 @@ def retry_later(exc: BaseException) -> RetryLater | None:
     return RetryLater(code)
 
 
+class DropDatabaseFaults(logging.Filter):
+    """Keep the GraphQL library's per-error log lines for database faults out of the log.
+
+    Strawberry logs every error of a result, with its traceback; during an outage that is one
+    traceback per failing resolver. MaskInternalErrors logs one line per operation instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        if not isinstance(error, GraphQLError) or error.original_error is None:
+            return True
+        original = error.original_error
+        return not isinstance(original, RetryLater) and classify(original) not in MESSAGES
+
+
+def drop_database_fault_logs() -> None:
+    """Install DropDatabaseFaults on Strawberry's error logger, once per process."""
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, DropDatabaseFaults) for f in logger.filters):
+        logger.addFilter(DropDatabaseFaults())
+
+
 def check_range(field: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadUserInput(

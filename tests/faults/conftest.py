@@ -36,13 +36,16 @@ class Records(logging.Handler):
 
 @contextmanager
 def app_logs() -> Iterator[Records]:
+    """Records of the app's loggers and of Strawberry's error logger."""
     records = Records()
-    logger = logging.getLogger("insitechart")
-    logger.addHandler(records)
+    loggers = [logging.getLogger(name) for name in ("insitechart", "strawberry.execution")]
+    for logger in loggers:
+        logger.addHandler(records)
     try:
         yield records
     finally:
-        logger.removeHandler(records)
+        for logger in loggers:
+            logger.removeHandler(records)
 
 
 @asynccontextmanager
