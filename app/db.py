@@ -66,6 +66,9 @@ def create_database(settings: Settings) -> Database:
             pool_timeout=settings.db_pool_timeout_s,
             connect_args={
                 "timeout": settings.db_pool_timeout_s,
+                # A server that stops answering (frozen, partitioned) cannot enforce its own
+                # statement_timeout: the client gives up a second after it would have.
+                "command_timeout": statement_timeout_ms(settings) / 1000 + 1.0,
                 "server_settings": {
                     "statement_timeout": str(statement_timeout_ms(settings)),
                     "application_name": "insitechart",

@@ -136,3 +136,38 @@ async def test_subscribing_while_the_database_is_unreachable_is_a_retryable_erro
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert {e["extensions"]["code"] for e in errors} == {"SERVICE_UNAVAILABLE"}
     assert str(relay.port) not in str(message) and "127.0.0.1" not in str(message)
+
+
+async def test_a_frozen_database_answers_within_the_statement_timeout_and_heals(
+    db: Database, settings: Settings
+) -> None:
+    token = await prepare(db)
+    keyed = {"Authorization": f"Bearer {token}"}
+    frozen_settings = fault_settings(settings).model_copy(update={"statement_timeout_ms": 500})
+    async with relayed_database(frozen_settings) as (relay, relayed):
+        app = create_app(relayed)
+        async with serve(app) as client:
+            assert (await client.post("/graphql", json={"query": ONE_STOCK})).status_code == 200
+            relay.delay_s = 30.0  # every answer from PostgreSQL now hangs
+            started = time.monotonic()
+            frozen = [
+                await client.post("/graphql", json={"query": ONE_STOCK}, headers=keyed)
+                for _ in range(2)
+            ]
+            elapsed = time.monotonic() - started
+            relay.delay_s = 0.0
+            healed = None
+            for _ in range(100):
+                answer = await client.post("/graphql", json={"query": ONE_STOCK}, headers=keyed)
+                if answer.status_code == 200:
+                    healed = answer
+                    break
+                await asyncio.sleep(0.1)
+    for answer in frozen:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["errors"][0]["extensions"]["code"] in (
+            "SERVICE_UNAVAILABLE",
+            "TIMEOUT",
+        )
+    assert elapsed < 10  # generous: two requests, each bounded near the statement timeout
+    assert healed is not None
