@@ -37,7 +37,9 @@ def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=max(2 * timeout_s, 0.1),
+        # Waiting for a free connection is not Redis trouble, only a busy worker: a longer wait
+        # keeps a loaded event loop from opening the circuit for nothing.
+        timeout=max(5 * timeout_s, 0.25),
         socket_timeout=timeout_s,
         socket_connect_timeout=max(timeout_s, 0.5),
         retry=Retry(NoBackoff(), 0),
