@@ -16,7 +16,8 @@ class Breaker:
     In the half-open state a single call goes through: its success closes the breaker, its
     failure opens it for another cooldown. Everything else is refused while it is in flight.
     `open_message` and `close_message`, when given, are logged once per opening and closing
-    (formatted with `name`, `error` and `cooldown_s`), so an outage is one line, not one per call.
+    (formatted with `name`, `error`, `error_type` and `cooldown_s`), so an outage is one line,
+    not one per call.
     """
 
     def __init__(
@@ -91,10 +92,13 @@ class Breaker:
     def announce_open(self, exc: BaseException | None) -> None:
         if not self.open_message:
             return
-        error = ""
+        error = error_type = ""
         if exc is not None:
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            error = f"{type(exc).__name__}: {detail}"
+            error_type = type(exc).__name__
+            error = f"{error_type}: {detail}"
         self.log.warning(
-            self.open_message.format(name=self.name, error=error, cooldown_s=self.cooldown_s)
+            self.open_message.format(
+                name=self.name, error=error, error_type=error_type, cooldown_s=self.cooldown_s
+            )
         )

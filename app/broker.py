@@ -12,9 +12,9 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import Protocol
+from typing import Any, Protocol
 
-import redis.asyncio as aioredis
+from app.redis_shared import SharedRedis, connect
 
 log = logging.getLogger("insitechart.broker")
 
@@ -56,12 +56,21 @@ class Subscriber:
                 del self._latest[channel]  # re-insert: deliver channels in order of last update
             self._latest[channel] = payload
         elif len(self._queue) >= self.queue_size:
-            self.overflowed = True
-            self._queue.clear()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self.overflow()
+            return
         else:
             self._queue.append((channel, payload))
+        self._ready.set()
+
+    def overflow(self) -> None:
+        """Cut this subscriber off: drop what it holds, tell its owner, wake its reader."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self._queue.clear()
+        self._latest.clear()
+        if self.on_overflow is not None:
+            self.on_overflow()
         self._ready.set()
 
     @property
@@ -199,54 +208,92 @@ class InProcessBackend:
 
 
 class RedisBackend:
-    """Redis pub/sub: one connection per process for every channel, read by one task."""
+    """Redis pub/sub: one connection per process for every channel, read by one task.
 
-    def __init__(self, broker: Broker, url: str) -> None:
+    Publishing goes through the worker's Redis breaker; while Redis is unreachable, events are
+    delivered to this worker's subscribers only, and a new subscription is local until Redis
+    answers again (the reader then subscribes it on Redis). Nothing here fails a subscriber.
+    """
+
+    def __init__(self, broker: Broker, shared: SharedRedis, owner: bool = True) -> None:
         self.broker = broker
-        self.redis = aioredis.Redis.from_url(url)
-        self.pubsub = self.redis.pubsub()
+        self.shared = shared
+        self.owner = owner
+        self.pubsub = shared.client.pubsub()
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
+        self._pending: set[str] = set()  # subscribed locally, not yet on Redis
+        self._failing = False
 
     def is_confirmed(self, channel: str) -> bool:
         event = self._confirmed.get(channel)
         return event is not None and event.is_set()
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async def op() -> bool:
+            async with self.shared.client.pipeline(transaction=False) as pipe:
+                for channel, payload in messages:
+                    pipe.publish(channel, payload)
+                await pipe.execute()
+            return True
+
+        if not await self.shared.call(op, False):
             for channel, payload in messages:
-                pipe.publish(channel, payload)
-            await pipe.execute()
+                self.broker.dispatch(channel, payload)
 
     async def subscribe(self, channel: str) -> None:
         self._confirmed[channel] = asyncio.Event()
-        await self.pubsub.subscribe(channel)
+        if not await self.shared.call(lambda: self._subscribe(channel), False):
+            self._pending.add(channel)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="broker-redis-reader")
 
     async def unsubscribe(self, channel: str) -> None:
         self._confirmed.pop(channel, None)
-        await self.pubsub.unsubscribe(channel)
+        self._pending.discard(channel)
+        if channel in self.pubsub.channels:
+            await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
+
+    async def _subscribe(self, *channels: str) -> bool:
+        await self.pubsub.subscribe(*channels)
+        return True
+
+    async def _resubscribe(self) -> None:
+        pending = sorted(self._pending)
+        if await self.shared.call(lambda: self._subscribe(*pending), False):
+            self._pending.difference_update(pending)
 
     async def _read(self) -> None:
         while True:
+            if self._pending:
+                await self._resubscribe()
+            if self.pubsub.connection is None:
+                await asyncio.sleep(0.5)  # nothing subscribed on Redis yet
+                continue
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("redis pub/sub read failed; retrying")
+            except Exception as exc:
+                if not self._failing:
+                    log.warning("redis pub/sub read failed (%s); retrying", type(exc).__name__)
+                self._failing = True
                 await asyncio.sleep(0.5)
                 continue
-            if message is None:
-                continue
-            channel = message["channel"].decode()
-            if message["type"] == "subscribe":
-                event = self._confirmed.get(channel)
-                if event is not None:
-                    event.set()
-            elif message["type"] == "message":
-                self.broker.dispatch(channel, message["data"])
+            if self._failing:
+                log.warning("redis pub/sub reading again")
+                self._failing = False
+            if message is not None:
+                self._handle(message)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        channel = message["channel"].decode()
+        if message["type"] == "subscribe":
+            event = self._confirmed.get(channel)
+            if event is not None:
+                event.set()
+        elif message["type"] == "message":
+            self.broker.dispatch(channel, message["data"])
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -254,10 +301,16 @@ class RedisBackend:
             with suppress(asyncio.CancelledError):
                 await self._reader
         await self.pubsub.aclose()
-        await self.redis.aclose()
+        if self.owner:
+            await self.shared.close()
 
 
-def create_broker(redis_url: str | None, prefix: str) -> Broker:
+def create_broker(redis_url: str | None, prefix: str, shared: SharedRedis | None = None) -> Broker:
+    """In-process without Redis; else Redis pub/sub, on the worker's shared Redis when given."""
+    if shared is not None:
+        return Broker(lambda broker: RedisBackend(broker, shared, owner=False), prefix=prefix)
     if redis_url is None:
         return Broker(InProcessBackend)
-    return Broker(lambda broker: RedisBackend(broker, redis_url), prefix=prefix)
+    # Its own bounded client (tests, tools); a worker passes its shared one.
+    own = SharedRedis.of(connect(redis_url, timeout_ms=1000, max_connections=8))
+    return Broker(lambda broker: RedisBackend(broker, own), prefix=prefix)

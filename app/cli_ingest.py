@@ -1,4 +1,9 @@
-"""`insitechart ingest FILE.jsonl`: stream mentions of any size through the ingest service."""
+"""`insitechart ingest FILE.jsonl`: stream mentions of any size through the ingest service.
+
+Exit codes: 0 every line stored (or a duplicate), 1 some lines rejected (each reported with its
+line number), 2 could not run (no such file, or the database unavailable through the retries; the
+summary says up to which line the file was stored, and resending the whole file is safe).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.config import Settings
+from app.dbfaults import DatabaseFault
 from app.ingest import IngestResult, MentionIn, Rejection, ingest
 from app.resources import Resources
 
@@ -37,6 +43,9 @@ class Totals:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Set when a batch could not be stored: the first line of that batch, and why.
+    stopped_at: int | None = None
+    failure: str | None = None
 
 
 def _string(obj: dict[str, Any], name: str) -> str | None:
@@ -141,7 +150,12 @@ async def run(path: Path, settings: Settings, show_progress: bool) -> Totals:
             for mentions, lines, bad, bad_lines in read_batches(
                 stream, settings.ingest_cli_batch_size, advance
             ):
-                result = await ingest(resources, mentions)
+                try:
+                    result = await ingest(resources, mentions)
+                except DatabaseFault as exc:
+                    totals.stopped_at = min(lines + bad_lines)
+                    totals.failure = f"{exc.code}: {exc}"
+                    break
                 report(result, lines, bad, bad_lines)
                 totals.lines += len(lines) + len(bad_lines)
                 totals.accepted += result.accepted
@@ -158,11 +172,27 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"insitechart: error: {path} is not a readable file", file=sys.stderr)
         return 2
     show = not args.quiet and sys.stderr.isatty()
-    totals = asyncio.run(run(path, settings, show))
+    try:
+        totals = asyncio.run(run(path, settings, show))
+    except OSError as exc:
+        print(f"insitechart: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # An operator tool: one line that names the failure, never a traceback.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"insitechart: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 2
     print(
         f"{totals.lines} lines: {totals.accepted} accepted, {totals.duplicates} duplicates, "
         f"{totals.rejected} rejected"
     )
+    if totals.failure is not None:
+        print(
+            f"insitechart: error: stopped at line {totals.stopped_at}: {totals.failure}; "
+            "the lines before it are stored, resending the file is safe",
+            file=sys.stderr,
+        )
+        return 2
     return 1 if totals.rejected else 0
 
 

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     cache_ttl_overrides_s: dict[str, float] = Field(default_factory=dict)
     cache_memory_max_entries: int = Field(default=50_000, ge=1)
     cache_memory_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    cache_redis_timeout_ms: int = Field(default=100, ge=1, le=10_000)
+    cache_redis_timeout_ms: int = Field(default=40, ge=1, le=10_000)
     cache_redis_max_connections: int = Field(default=32, ge=1, le=1000)
     cache_breaker_cooldown_s: float = Field(default=5.0, gt=0, le=300)
     cache_lease_ms: int = Field(default=2000, ge=0, le=60_000)
@@ -192,6 +192,19 @@ class Settings(BaseSettings):
         default=10_000,
         ge=1,
         description="a sequential scan of a table with at least this many rows gets a hint",
+    )
+
+    # --- faults ---
+    ingest_retry_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts at storing an ingest batch when the database deadlocks, "
+        "fails to serialize or drops the connection (backoff 50 ms, doubling)",
+    )
+    db_pool_pre_ping: bool = Field(
+        default=True,
+        description="Check a pooled connection before use, so the pool heals after a restart",
     )
 
     @field_validator("database_url")

@@ -42,9 +42,23 @@ class Database:
         await self.engine.dispose()
 
 
+def statement_timeout_ms(settings: Settings) -> int:
+    """STATEMENT_TIMEOUT_MS, never beyond the execution timeout (0 means that timeout alone).
+
+    The execution timeout answers 504 but cannot stop SQL that a loader's own task awaits; the
+    server-side timeout does, so no statement outlives the request and its connection comes back.
+    """
+    execution_ms = int(settings.limits_execution_timeout_s * 1000)
+    if settings.statement_timeout_ms == 0:
+        return execution_ms
+    return min(settings.statement_timeout_ms, execution_ms)
+
+
 def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": False}
+    # A pre-ping notices a connection the server dropped (a restart) before a request uses it,
+    # so the pool heals by itself instead of failing one request per dead connection.
+    kwargs: dict[str, Any] = {"pool_pre_ping": settings.db_pool_pre_ping}
     if url.get_backend_name() == "postgresql":
         kwargs.update(
             pool_size=settings.db_pool_size,
@@ -52,8 +66,11 @@ def create_database(settings: Settings) -> Database:
             pool_timeout=settings.db_pool_timeout_s,
             connect_args={
                 "timeout": settings.db_pool_timeout_s,
+                # A server that stops answering (frozen, partitioned) cannot enforce its own
+                # statement_timeout: the client gives up a second after it would have.
+                "command_timeout": statement_timeout_ms(settings) / 1000 + 1.0,
                 "server_settings": {
-                    "statement_timeout": str(settings.statement_timeout_ms),
+                    "statement_timeout": str(statement_timeout_ms(settings)),
                     "application_name": "insitechart",
                     "timezone": "UTC",
                 },

@@ -1,8 +1,9 @@
 """The one ingest service: validate, attribute, score and store mentions, then run the hooks.
 
 Partial accept: in a batch, every valid mention is stored and every invalid one is reported with
-its index, a stable code and a message. Storage itself is all-or-nothing: the rows and their
-sentiment buckets change in one transaction, so a database failure stores nothing of the batch.
+its index, a stable code and a message. A mention's rows and its sentiment buckets change in one
+transaction; a batch the database refuses is split until only the refused mentions are left out
+(app/writes.py), and a transient failure is retried before it reaches the client.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from app.config import Settings
+from app.dbfaults import as_fault
 from app.models import MentionSource, Stock
 from app.resources import Resources
 from app.sentiment import score_text
-from app.store import StoredMention, store_mentions
+from app.store import StoredMention
 from app.timeutil import as_utc, utcnow
+from app.writes import write_rows
 
 MAX_EXTERNAL_ID = 128
 MAX_AUTHOR = 128
@@ -79,6 +82,26 @@ def _check_length(name: str, value: str | None, limit: int) -> None:
         raise Invalid("FIELD_TOO_LONG", f"{name}: is longer than {limit} characters")
 
 
+def _check_storable(name: str, value: str | None) -> None:
+    """PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone surrogate."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise Invalid("BAD_CHARACTER", f"{name}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid("BAD_CHARACTER", f"{name}: contains a lone surrogate") from None
+
+
+def _check_timestamp(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        # "0001-01-01T00:00:00+14:00" is a valid ISO date whose UTC instant has no Python year.
+        raise Invalid("BAD_TIMESTAMP", "publishedAt: is outside the storable range") from None
+
+
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
@@ -92,6 +115,14 @@ def check_mention(m: MentionIn, settings: Settings, now: datetime) -> list[str]:
     """Raise `Invalid` for a mention that cannot be stored; return the symbols it may belong to."""
     if m.source not in SOURCES:
         raise Invalid("UNKNOWN_SOURCE", f"source: must be one of {', '.join(sorted(SOURCES))}")
+    for name, value in (
+        ("externalId", m.external_id),
+        ("text", m.text),
+        ("author", m.author),
+        ("url", m.url),
+        ("symbol", m.symbol),
+    ):
+        _check_storable(name, value)
     if not m.external_id.strip():
         raise Invalid("EMPTY_EXTERNAL_ID", "externalId: must not be empty")
     _check_length("externalId", m.external_id, MAX_EXTERNAL_ID)
@@ -106,7 +137,7 @@ def check_mention(m: MentionIn, settings: Settings, now: datetime) -> list[str]:
         _check_length("url", m.url, MAX_URL)
         _check_url(m.url)
     skew = timedelta(seconds=settings.ingest_max_future_skew_s)
-    if as_utc(m.published_at) > now + skew:
+    if _check_timestamp(m.published_at) > now + skew:
         raise Invalid(
             "FUTURE_TIMESTAMP",
             f"publishedAt: is more than {settings.ingest_max_future_skew_s:g} s in the future",
@@ -152,11 +183,12 @@ async def ingest(
     mentions: Sequence[MentionIn],
     rejected: Sequence[Rejection] = (),
 ) -> IngestResult:
-    """Store the valid mentions of a batch in one transaction; report the invalid ones.
+    """Store the valid mentions of a batch; report the invalid ones and those the database refused.
 
     `rejected` carries problems found before this call (a CLI line that is not JSON); they are
     reported with the others. A duplicate, already stored or repeated in the batch, is counted,
-    never stored twice.
+    never stored twice. Raises `DatabaseFault` when the database stays unavailable or in conflict
+    through the retries; then nothing of the batch was acknowledged and resending it is safe.
     """
     result = IngestResult(rejected=list(rejected))
     now = utcnow()
@@ -166,8 +198,12 @@ async def ingest(
             candidates.append((index, m, check_mention(m, resources.settings, now)))
         except Invalid as exc:
             result.rejected.append(Rejection(index, m.external_id, exc.code, exc.message))
-    known = await _stock_ids(resources, {s for _, _, symbols in candidates for s in symbols})
+    try:
+        known = await _stock_ids(resources, {s for _, _, symbols in candidates for s in symbols})
+    except Exception as exc:
+        raise as_fault(exc) from exc
     rows: list[dict[str, Any]] = []
+    origins: list[tuple[int, MentionIn]] = []
     seen: set[tuple[str, str]] = set()
     for index, m, symbols in candidates:
         stock_id = next((known[s] for s in symbols if s in known), None)
@@ -182,11 +218,17 @@ async def ingest(
             continue
         seen.add((m.source, m.external_id))
         rows.append(_row(m, stock_id))
+        origins.append((index, m))
+    written = await write_rows(resources.db, rows, resources.settings.ingest_retry_attempts)
+    result.stored = written.stored
+    for position, state in written.refused:
+        index, m = origins[position]
+        reason = f" (SQLSTATE {state})" if state else ""
+        result.rejected.append(
+            Rejection(index, m.external_id, "STORE_REFUSED", f"the database refused it{reason}")
+        )
+    result.duplicates += len(rows) - len(written.refused) - len(result.stored)
     result.rejected.sort(key=lambda r: r.index)
-    if rows:
-        async with resources.db.sessionmaker.begin() as session:
-            result.stored = await store_mentions(session, rows)
     result.accepted = len(result.stored)
-    result.duplicates += len(rows) - len(result.stored)
     await resources.mentions_stored(result.stored)
     return result

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
+from app.dbfaults import LogLimiter
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
@@ -24,9 +25,11 @@ from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
+from schema.errors import RetryLater, drop_database_fault_logs
 from schema.live import LiveRouter
 
 log = logging.getLogger("insitechart.app")
+READINESS_LOG = LogLimiter(burst=1, window_s=30.0)  # a probe every few seconds must not flood
 
 
 def start_warming(resources: Resources) -> Warmer | None:
@@ -44,9 +47,30 @@ def start_warming(resources: Resources) -> Warmer | None:
     return warmer
 
 
+async def readiness(resources: Resources) -> dict[str, str]:
+    """ "ready", "degraded" (Redis down: served from the database, budgets in-process) or
+    "unavailable" (the database is unreachable)."""
+    try:
+        await resources.db.ping(timeout_s=2.0)
+    except Exception as exc:
+        if READINESS_LOG.allow():
+            log.warning("readiness: database unreachable: %s", type(exc).__name__)
+        return {"status": "unavailable", "database": "down"}
+    cache = await cache_state(resources.cache)
+    redis = "off" if resources.redis is None else "up" if await resources.redis.ping() else "down"
+    degraded = cache == "down" or redis == "down"
+    return {
+        "status": "degraded" if degraded else "ready",
+        "database": "up",
+        "cache": cache,
+        "redis": redis,
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    drop_database_fault_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +99,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise GraphQLHTTPError(
                 401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
+        except RetryLater as exc:
+            # The API-key lookup needs the database: without it, a keyed request cannot run.
+            raise GraphQLHTTPError(
+                503,
+                exc.code,
+                str(exc),
+                headers={"Retry-After": str(exc.retry_after_s)},
+                retryAfter=exc.retry_after_s,
+            ) from None
 
     schema = build_schema(settings)
     router = LiveRouter(
@@ -101,7 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.multiplexer = router.multiplexer
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        """Liveness: the process answers; it checks no backend, so an outage restarts nothing."""
         return {"status": "ok"}
 
     if settings.metrics_enabled:
@@ -109,17 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz(connection: HTTPConnection) -> JSONResponse:
+        """Readiness: 503 only when requests cannot be served (the database is unreachable)."""
         resources: Resources = connection.app.state.resources
-        try:
-            await resources.db.ping(timeout_s=2.0)
-        except Exception as exc:
-            log.warning("readiness: database unreachable: %s", type(exc).__name__)
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        cache = await cache_state(resources.cache)
-        if cache == "down":
-            log.warning("readiness: cache (Redis) unreachable")
-            body = {"status": "unavailable", "database": "up", "cache": "down"}
-            return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready", "database": "up", "cache": cache})
+        body = await readiness(resources)
+        status = 503 if body["status"] == "unavailable" else 200
+        headers = {"Retry-After": "2"} if status == 503 else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     return app

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.config import Settings
+from app.redis_shared import SharedRedis
 
 log = logging.getLogger("insitechart.ratelimit")
 
@@ -98,37 +98,42 @@ return {allowed, tostring(tokens)}
 class RedisBuckets:
     """Buckets shared by every app instance that points at the same Redis.
 
-    While Redis is unreachable, each process falls back to its own buckets: budgets get looser
-    (one per process), but the API keeps answering.
+    While Redis is unreachable (the worker's Redis breaker is open), each process falls back to its
+    own buckets: budgets get looser (one per process), but the API keeps answering, and no request
+    waits on Redis. The breaker logs the outage once; nothing is logged per request.
     """
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis | SharedRedis, prefix: str, owner: bool = True) -> None:
+        """`owner`: close the client with the buckets (False for the worker's shared Redis)."""
+        self.shared = redis if isinstance(redis, SharedRedis) else SharedRedis.of(redis)
+        self.owner = owner
         self.prefix = prefix
-        self._script: Any = redis.register_script(TAKE_SCRIPT)
+        self._script: Any = self.shared.client.register_script(TAKE_SCRIPT)
         self.fallback = MemoryBuckets()
 
     async def take(self, client: str, cost: float, rate: Rate) -> Decision:
-        try:
-            allowed, tokens = await self._script(
+        async def op() -> Any:
+            return await self._script(
                 keys=[self.prefix + client], args=[rate.capacity, rate.per_s, cost]
             )
-        except RedisError as exc:
-            log.warning(
-                "budget: Redis unavailable (%s), using in-process buckets", type(exc).__name__
-            )
+
+        answer = await self.shared.call(op, None)
+        if answer is None:
             return await self.fallback.take(client, cost, rate)
+        allowed, tokens = answer
         return decide(bool(allowed), float(tokens), cost, rate)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        if self.owner:
+            await self.shared.close()
 
 
-def open_buckets(settings: Settings) -> Buckets:
+def open_buckets(settings: Settings, shared: SharedRedis | None = None) -> Buckets:
+    if shared is not None:
+        return RedisBuckets(shared, settings.budget_key_prefix, owner=False)
     if settings.redis_url is None:
         return MemoryBuckets()
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-    return RedisBuckets(redis, settings.budget_key_prefix)
+    return RedisBuckets(SharedRedis.open(settings), settings.budget_key_prefix)
 
 
 # What the budget tells a caller, the same over HTTP, on a response-cache hit and on a WebSocket:

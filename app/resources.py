@@ -10,12 +10,15 @@ from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
+from app.dbfaults import LogLimiter
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
+from app.redis_shared import SharedRedis
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
+HOOK_LOG = LogLimiter()
 
 AfterWrite = Callable[[Sequence[StoredMention]], Awaitable[None]]
 # Called after a transaction that stored new mentions has committed (cache invalidation, events).
@@ -31,21 +34,24 @@ class Resources:
     buckets: Buckets = field(default_factory=MemoryBuckets)
     broker: Broker = field(default_factory=lambda: create_broker(None, ""))
     monitor: Monitor | None = None
+    redis: SharedRedis | None = None  # the worker's one Redis pool and breaker, when configured
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         db = create_database(settings)
         monitor = Monitor.open(settings, db)
+        redis = SharedRedis.open(settings) if settings.redis_url else None
         resources = cls(
             settings=settings,
             db=db,
             quotes=open_provider(settings),
-            buckets=open_buckets(settings),
-            broker=create_broker(settings.redis_url, settings.realtime_channel_prefix),
+            buckets=open_buckets(settings, redis),
+            broker=create_broker(settings.redis_url, settings.realtime_channel_prefix, redis),
             monitor=monitor,
+            redis=redis,
         )
         if settings.cache_enabled:
-            resources.cache = build_cache(settings)
+            resources.cache = build_cache(settings, redis)
             resources.after_write.append(invalidate_stored(resources.cache))
             resources.cache.on_record.append(monitor.cache_event)
         from app.events import event_publisher
@@ -61,7 +67,9 @@ class Resources:
             try:
                 await hook(stored)
             except Exception:
-                log.exception("after-write hook %r failed", hook)
+                # The write is committed; a hook failing on every ingest must not flood the log.
+                if HOOK_LOG.allow():
+                    log.exception("after-write hook %r failed", hook)
 
     async def close(self) -> None:
         await self.quotes.aclose()
@@ -71,4 +79,6 @@ class Resources:
         if self.monitor is not None:
             await self.monitor.close()
         await self.broker.close()
+        if self.redis is not None:
+            await self.redis.close()
         await self.db.dispose()

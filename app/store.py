@@ -52,7 +52,8 @@ async def store_mentions(
     """Insert scored mentions, skipping any already stored, and roll the new ones into buckets.
 
     Runs inside the caller's transaction, so rows and buckets change together or not at all.
-    Returns only the mentions that were new.
+    Returns only the mentions that were new. Rows are inserted in the order given (concurrent
+    writers give them in one global order: app/writes.py), buckets in (stock, bucket) order.
     """
     if not rows:
         return []

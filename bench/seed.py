@@ -126,7 +126,11 @@ async def _create_database(config: BenchConfig) -> bool:
 
 
 async def seeded_size(config: BenchConfig) -> SeedSize | None:
-    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
+    db = create_database(
+        Settings(
+            database_url=config.database_url, statement_timeout_ms=0, limits_execution_timeout_s=600
+        )
+    )
     try:
         async with db.engine.connect() as conn:
             has_marker = await conn.scalar(text("SELECT to_regclass('bench_seed') IS NOT NULL"))
@@ -144,7 +148,11 @@ async def refresh(config: BenchConfig) -> int:
     Sentiment, history and trending read windows that end now, so a database seeded yesterday
     would answer with empty windows; shifting keeps it at the same shape without re-seeding.
     """
-    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
+    db = create_database(
+        Settings(
+            database_url=config.database_url, statement_timeout_ms=0, limits_execution_timeout_s=600
+        )
+    )
     try:
         async with db.engine.begin() as conn:
             hours = await conn.scalar(
@@ -187,7 +195,11 @@ async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSiz
             print(f"bench: {config.database_name} already seeded at {size}; shifted {moved} h")
         return size
     started = time.perf_counter()
-    db = create_database(Settings(database_url=config.database_url, statement_timeout_ms=0))
+    db = create_database(
+        Settings(
+            database_url=config.database_url, statement_timeout_ms=0, limits_execution_timeout_s=600
+        )
+    )
     try:
         await migrate.upgrade(db)
         async with db.engine.begin() as conn:

@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 from app.apikeys import KeyRecord, authenticate
 from app.ratelimit import anonymous_client
 from app.resources import Resources
-from schema.errors import ApiError, Forbidden
+from schema.errors import ApiError, Forbidden, retry_later
 
 ANONYMOUS_SCOPES = frozenset({"read"})
 
@@ -55,7 +55,13 @@ async def identify(
     if token is None:
         address = connection.client.host if connection.client else "unknown"
         return Principal.anonymous(address)
-    key = await authenticate(resources.db, token)
+    try:
+        key = await authenticate(resources.db, token)
+    except Exception as exc:
+        fault = retry_later(exc)
+        if fault is None:
+            raise
+        raise fault from None
     if key is None:
         raise Unauthenticated("API key is unknown or revoked")
     return Principal.for_key(key)

@@ -10,7 +10,11 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from app.dbfaults import MESSAGES, RETRY_AFTER_S, UNAVAILABLE, LogLimiter, classify
+
 log = logging.getLogger("insitechart.errors")
+# One limiter per process: during an outage every request fails the same way.
+FAULT_LOG = LogLimiter()
 
 
 class ApiError(Exception):
@@ -44,6 +48,47 @@ class UpstreamUnavailable(ApiError):
     code = "UPSTREAM_UNAVAILABLE"
 
 
+class RetryLater(ApiError):
+    """A database fault the client may retry: SERVICE_UNAVAILABLE, TIMEOUT or RETRYABLE."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.retry_after_s = RETRY_AFTER_S[code]
+        super().__init__(MESSAGES[code], retryAfter=self.retry_after_s)
+
+
+def retry_later(exc: BaseException) -> RetryLater | None:
+    """The client-facing form of a database fault, or None for any other exception."""
+    code = classify(exc)
+    if code not in MESSAGES:
+        return None
+    if FAULT_LOG.allow():
+        log.error("database %s: %s", code, type(exc).__name__)
+    return RetryLater(code)
+
+
+class DropDatabaseFaults(logging.Filter):
+    """Keep the GraphQL library's per-error log lines for database faults out of the log.
+
+    Strawberry logs every error of a result, with its traceback; during an outage that is one
+    traceback per failing resolver. MaskInternalErrors logs one line per operation instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        if not isinstance(error, GraphQLError) or error.original_error is None:
+            return True
+        original = error.original_error
+        return not isinstance(original, RetryLater) and classify(original) not in MESSAGES
+
+
+def drop_database_fault_logs() -> None:
+    """Install DropDatabaseFaults on Strawberry's error logger, once per process."""
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, DropDatabaseFaults) for f in logger.filters):
+        logger.addFilter(DropDatabaseFaults())
+
+
 def check_range(field: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadUserInput(
@@ -53,14 +98,61 @@ def check_range(field: str, value: int, low: int, high: int) -> int:
 
 
 class MaskInternalErrors(SchemaExtension):
-    """Replace unexpected exceptions by "Internal server error" and an id that is also logged."""
+    """Replace unexpected exceptions by "Internal server error" and an id that is also logged.
+
+    A database fault (unreachable, timed out, in conflict) is a retryable code instead, logged
+    once per operation rather than once per failing resolver, with bursts rate-limited.
+    """
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is None or not result.errors:
             return
-        result.errors = [self._mask(error) for error in result.errors]
+        faults: list[str] = []
+        result.errors = self.mask_all(result.errors, faults)
+        if faults:
+            self._answer_fault(faults, result.data is None)
+
+    @classmethod
+    def mask_all(cls, errors: list[GraphQLError], faults: list[str]) -> list[GraphQLError]:
+        """Errors fit for a client; the codes of database faults among them go to `faults`.
+
+        Also for results that bypass this extension (each event of a live subscription).
+        """
+        return [cls._fault(error, faults) or cls._mask(error) for error in errors]
+
+    @staticmethod
+    def _fault(error: GraphQLError, faults: list[str]) -> GraphQLError | None:
+        original = error.original_error
+        if isinstance(original, RetryLater):
+            faults.append(original.code)
+            return error
+        if original is None or isinstance(original, (ApiError, GraphQLError)):
+            return None
+        code = classify(original)
+        if code not in MESSAGES:
+            return None
+        if not faults and FAULT_LOG.allow():
+            where = ".".join(str(p) for p in error.path or ())
+            log.error("database %s at %s: %s", code, where, type(original).__name__)
+        faults.append(code)
+        return GraphQLError(
+            MESSAGES[code],
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code, "retryAfter": RETRY_AFTER_S[code]},
+        )
+
+    def _answer_fault(self, codes: list[str], no_data: bool) -> None:
+        response = getattr(self.execution_context.context, "response", None)
+        if response is None:
+            return
+        response.headers["Retry-After"] = str(max(RETRY_AFTER_S[c] for c in codes))
+        if UNAVAILABLE in codes or no_data:
+            response.status_code = 503
 
     @staticmethod
     def _mask(error: GraphQLError) -> GraphQLError:

@@ -4,7 +4,8 @@ connection limits per client and per process.
 Close codes: the protocol's own (4400 bad message, 4401 subscribe before ack, 4408 no
 `connection_init` in time, 4409 duplicate operation id, 4429 second `connection_init`), plus
 4403 for an unknown or revoked API key (the protocol's "Forbidden" for a refused init), 4429 when
-the client or the process already holds its maximum of connections, and 4008 for a slow consumer.
+the client or the process already holds its maximum of connections, 4008 for a slow consumer, and
+1013 (Try Again Later) when the API key cannot be checked because the database is unavailable.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from app.wire import Wire
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
 from schema.cost import CostAnalysis, select_operation
+from schema.errors import RetryLater
 from schema.multiplex import END, ERROR, Multiplexer, live_field, next_message
 
 log = logging.getLogger("insitechart.live")
@@ -45,6 +47,7 @@ log = logging.getLogger("insitechart.live")
 FORBIDDEN_CLOSE = 4403
 TOO_MANY_CLOSE = 4429
 SLOW_CONSUMER_CLOSE = 4008
+TRY_AGAIN_CLOSE = 1013  # RFC 6455 "Try Again Later": the database could not check the key
 _closing: set[asyncio.Task[None]] = set()
 
 
@@ -197,6 +200,9 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 context.principal = await identify(context.resources, context.request, token)  # type: ignore[arg-type]
         except Unauthenticated as exc:
             await self.websocket.close(code=FORBIDDEN_CLOSE, reason=str(exc))
+            return
+        except RetryLater as exc:
+            await self.websocket.close(code=TRY_AGAIN_CLOSE, reason=f"{exc.code}: {exc}")
             return
         limits: ConnectionLimits = self.view.limits  # type: ignore[attr-defined]
         refusal = limits.admit(context.principal.client_id)

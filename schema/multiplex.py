@@ -20,12 +20,13 @@ import strawberry
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from app.broker import Subscriber
+from app.broker import SlowConsumer, Subscriber
 from app.resources import Resources
 from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.context import Context
+from schema.errors import MaskInternalErrors
 
 log = logging.getLogger("insitechart.multiplex")
 
@@ -111,6 +112,11 @@ class Feed:
             self.queued += direct
             outlet.deliver(key, payload)
 
+    def cut_off(self) -> None:
+        self.finished = True
+        for outlet in tuple(self.outlets):
+            outlet.overflow()
+
     async def _run(self) -> None:
         query, operation_name, variables = self.key
         env = LoaderEnv.of(self.resources, cached=False)
@@ -134,6 +140,12 @@ class Feed:
                         return
                     if not self.outlets:
                         return  # every outlet left (its cancel may have been lost: see live.py)
+                    if _fell_behind(result):
+                        # The execution itself fell behind its events: every connection on it
+                        # missed some, so each is closed as a slow consumer (4008) and may
+                        # resubscribe, instead of getting the raw error and a `complete`.
+                        self.cut_off()
+                        return
                     self.broadcast(context.event_key or "", _next_payload(result))
                     await asyncio.sleep(0)  # let the sockets drain between events of a burst
         except asyncio.CancelledError:
@@ -145,10 +157,17 @@ class Feed:
             self.broadcast(END, b"")
 
 
+def _fell_behind(result: ExecutionResult) -> bool:
+    return any(isinstance(e.original_error, SlowConsumer) for e in result.errors or ())
+
+
 def _next_payload(result: ExecutionResult) -> bytes:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        payload["errors"] = [e.formatted for e in result.errors]
+        # Results of a stream do not pass the masking extension: mask them here, so a database
+        # fault is a retryable code and nothing internal (an address) reaches a subscriber.
+        masked = MaskInternalErrors.mask_all(list(result.errors), [])
+        payload["errors"] = [e.formatted for e in masked]
     if result.extensions:
         payload["extensions"] = result.extensions
     return orjson.dumps(payload)

@@ -35,7 +35,9 @@ class IngestError:
     external_id: str | None
     code: str = strawberry.field(
         description="Stable: UNKNOWN_SYMBOL, NO_SYMBOL, BAD_SYMBOL, EMPTY_TEXT, TEXT_TOO_LONG, "
-        "FUTURE_TIMESTAMP, BAD_URL, UNKNOWN_SOURCE, EMPTY_EXTERNAL_ID, FIELD_TOO_LONG."
+        "FUTURE_TIMESTAMP, BAD_TIMESTAMP, BAD_URL, UNKNOWN_SOURCE, EMPTY_EXTERNAL_ID, "
+        "FIELD_TOO_LONG, BAD_CHARACTER (NUL or lone surrogate), STORE_REFUSED (the database "
+        "refused the value)."
     )
     message: str
 

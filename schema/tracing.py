@@ -19,6 +19,7 @@ from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
+from app.dbfaults import MESSAGES, classify
 from app.monitoring import collector, otel
 from app.monitoring.collector import RequestTrace
 from app.monitoring.monitor import Monitor
@@ -40,7 +41,9 @@ def error_code(error: GraphQLError) -> str:
         return "GRAPHQL_PARSE_FAILED"
     if error.original_error is None:
         return "GRAPHQL_VALIDATION_FAILED"
-    return "INTERNAL_SERVER_ERROR"
+    # This runs before the masking extension has turned a database fault into its code.
+    fault = classify(error.original_error)
+    return fault if fault in MESSAGES else "INTERNAL_SERVER_ERROR"
 
 
 class Tracing(SchemaExtension):

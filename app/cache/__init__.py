@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from app.breaker import Breaker
 from app.cache.core import Cache, CacheConfig, Codec, OnRecord, Source, TypeStats
 from app.cache.memory import MemoryBackend
-from app.cache.redis_backend import RedisBackend, connect
+from app.cache.redis_backend import RedisBackend
 from app.config import Settings
+from app.redis_shared import SharedRedis, connect
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.cache")
@@ -22,13 +23,16 @@ def stock_tag(stock_id: int) -> str:
     return f"stock:{stock_id}"
 
 
-def build_cache(settings: Settings) -> Cache:
+def build_cache(settings: Settings, shared: SharedRedis | None = None) -> Cache:
+    """The worker's cache; with `shared`, it uses the worker's one Redis pool and breaker."""
     config = CacheConfig(
         namespace=settings.cache_namespace,
         ttl_overrides_s=dict(settings.cache_ttl_overrides_s),
         lease_ms=settings.cache_lease_ms,
         lease_wait_ms=settings.cache_lease_wait_ms,
     )
+    if shared is not None:
+        return Cache(RedisBackend(shared.client, shared.breaker, owner=False), config, shared=True)
     if settings.redis_url:
         client = connect(
             settings.redis_url,

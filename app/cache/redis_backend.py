@@ -6,14 +6,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from app.breaker import Breaker
+from app.redis_shared import TROUBLE, SharedRedis
 
 T = TypeVar("T")
-TROUBLE = (RedisError, OSError, TimeoutError)
 # Backend.get_current on the server: the entry, checked against its tags' generations.
 CURRENT = """
 local gen = tonumber(redis.call('GET', ARGV[1] .. ARGV[2]) or '0')
@@ -32,46 +29,19 @@ return {raw, gen}
 """
 
 
-def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
-    """A client that fails fast: a timeout of its own and no retries (the breaker decides).
-
-    The pool is bounded and blocking, so a burst of requests shares connections instead of opening
-    one each (a hundred simultaneous connects time out on a busy host and open the breaker).
-    """
-    timeout_s = timeout_ms / 1000
-    pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=max(timeout_s, 1.0),
-        socket_timeout=timeout_s,
-        socket_connect_timeout=max(timeout_s, 0.5),
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-    return redis.Redis.from_pool(pool)
-
-
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, client: redis.Redis, breaker: Breaker) -> None:
+    def __init__(self, client: redis.Redis, breaker: Breaker, owner: bool = True) -> None:
+        """`owner`: close the client with the cache (False when the worker's Redis is shared)."""
         self.client = client
         self.breaker = breaker
+        self.owner = owner
+        self.shared = SharedRedis(client, breaker)
         self._current = client.register_script(CURRENT)
 
     async def _call(self, op: Callable[[], Awaitable[T]], default: T) -> T:
-        if not self.breaker.allow():
-            return default
-        try:
-            result = await op()
-        except TROUBLE as exc:
-            self.breaker.record_failure(exc)
-            return default
-        except BaseException:
-            self.breaker.abandon()  # a cancelled probe must not leave the circuit stuck open
-            raise
-        self.breaker.record_success()
-        return result
+        return await self.shared.call(op, default)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         async def op() -> list[bytes | None]:
@@ -134,4 +104,5 @@ class RedisBackend:
             return False
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self.owner:
+            await self.client.aclose()

@@ -79,3 +79,43 @@ async def test_cli_ingest_refuses_a_missing_file(
     code = await asyncio.to_thread(cli.main, ["ingest", str(tmp_path / "nope.jsonl")])
     assert code == 2
     assert "is not a readable file" in capsys.readouterr().err
+
+
+async def test_cli_ingest_rejects_a_nul_line_alone_and_stores_the_rest_of_its_batch(
+    db: Database, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with db.sessionmaker.begin() as session:
+        await make_stock(session, "AAPL")
+    lines = [line("z1"), line("z2", text="$AAPL \x00 zero"), line("z3"), line("z4")]
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    code = await asyncio.to_thread(cli.main, ["ingest", str(path), "--quiet"])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.strip() == "4 lines: 3 accepted, 0 duplicates, 1 rejected"
+    assert err.splitlines() == ["line 2: BAD_CHARACTER: text: contains a NUL character"]
+
+
+async def test_cli_ingest_without_a_database_exits_2_with_one_line_and_no_traceback(
+    cli_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("DB_POOL_TIMEOUT_S", "1")
+    get_settings.cache_clear()
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(line("d1") + b"\n")
+
+    code = await asyncio.to_thread(cli.main, ["ingest", str(path), "--quiet"])
+
+    _out, err = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in err and "127.0.0.1" not in err
+    assert err.splitlines() == [
+        "insitechart: error: stopped at line 1: SERVICE_UNAVAILABLE: the database is "
+        "unavailable; retry later; the lines before it are stored, resending the file is safe"
+    ]

@@ -149,9 +149,9 @@ def test_probes_and_health_checks_use_the_apps_endpoints() -> None:
     container = pod_spec(manifests()["Deployment/insitechart"])["containers"][0]
     readiness = container["readinessProbe"]["httpGet"]["path"]
     liveness = container["livenessProbe"]["httpGet"]["path"]
-    assert (readiness, liveness) == ("/readyz", "/healthz")
+    assert (readiness, liveness) == ("/readyz", "/livez")
     assert {readiness, liveness} <= paths
-    assert "/healthz" in (DEPLOY / "Dockerfile").read_text().split("HEALTHCHECK", 1)[1]
+    assert "/livez" in (DEPLOY / "Dockerfile").read_text().split("HEALTHCHECK", 1)[1]
     assert "uri /readyz" in (DEPLOY / "haproxy.cfg").read_text()
 
 

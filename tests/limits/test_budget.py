@@ -147,7 +147,7 @@ async def test_two_app_instances_share_the_bucket_through_redis(
     await redis.delete(prefix + "ip:127.0.0.1")
 
 
-async def test_an_unreachable_redis_falls_back_to_in_process_buckets(
+async def test_an_unreachable_redis_falls_back_to_in_process_buckets_and_logs_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Nothing listens on this port: every call fails to connect.
@@ -159,4 +159,7 @@ async def test_an_unreachable_redis_falls_back_to_in_process_buckets(
     finally:
         await redis.aclose()
     assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert "Redis unavailable (ConnectionError)" in caplog.text
+    assert buckets.shared.breaker.failures == 1  # the open circuit skipped Redis afterwards
+    lines = [r.getMessage() for r in caplog.records if r.name == "insitechart.redis"]
+    assert len(lines) == 1 and "redis unavailable (ConnectionError)" in lines[0]
+    assert "127.0.0.1" not in lines[0]

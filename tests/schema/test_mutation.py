@@ -110,3 +110,21 @@ async def test_more_than_500_mentions_are_refused_before_any_sql(
     # Only the API key lookup ran; nothing of the batch reached SQL.
     assert [s for s in log.statements if "mentions" in s or "stocks" in s] == []
     assert await mention_count(db) == 0
+
+
+async def test_a_nul_or_an_unstorable_date_rejects_only_that_mention_over_graphql(
+    db: Database, client: httpx.AsyncClient, operations: dict[str, str]
+) -> None:
+    token = await ingest_token(db)
+    early = {**item("early"), "publishedAt": "0001-01-01T00:00:00+14:00"}
+    batch = [item("n1"), item("n2", text="$AAPL \u0000 zero"), early, item("n3")]
+    body = await graphql(
+        client, operations["IngestMentions"], {"mentions": batch}, Authorization=f"Bearer {token}"
+    )
+    result = body["data"]["ingestMentions"]
+    assert (result["accepted"], result["duplicates"]) == (2, 0)
+    assert [(r["index"], r["code"]) for r in result["rejected"]] == [
+        (1, "BAD_CHARACTER"),
+        (2, "BAD_TIMESTAMP"),
+    ]
+    assert await mention_count(db) == 2

@@ -1,0 +1,115 @@
+"""The worker's one Redis client and one breaker, shared by every Redis use.
+
+Field cache, response cache, persisted queries, budgets and the broker take their connections from
+one bounded pool, and fail fast through one breaker: calls time out after CACHE_REDIS_TIMEOUT_MS,
+the first failure opens the circuit for CACHE_BREAKER_COOLDOWN_S, during which nothing waits on
+Redis (each use has its fallback), then one call probes it. One log line when the circuit opens,
+one when it closes, whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.breaker import Breaker
+from app.config import Settings
+
+log = logging.getLogger("insitechart.redis")
+
+T = TypeVar("T")
+TROUBLE = (RedisError, OSError, TimeoutError)
+
+
+def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
+    """A client that fails fast: a timeout of its own and no retries (the breaker decides).
+
+    The pool is bounded and blocking, so a burst of requests shares connections instead of opening
+    one each (a hundred simultaneous connects time out on a busy host and open the breaker).
+    """
+    timeout_s = timeout_ms / 1000
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        # Waiting for a free connection is not Redis trouble, only a busy worker: a longer wait
+        # keeps a loaded event loop from opening the circuit for nothing.
+        timeout=max(5 * timeout_s, 0.25),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=max(timeout_s, 0.5),
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+    return redis.Redis.from_pool(pool)
+
+
+def redis_breaker(cooldown_s: float) -> Breaker:
+    # The error's type only: its text names Redis's host and port.
+    return Breaker(
+        "redis",
+        cooldown_s=cooldown_s,
+        log=log,
+        open_message="{name} unavailable ({error_type}); degraded for {cooldown_s:.1f} s: "
+        "reads from the database, budgets in-process, live events local to this worker",
+        close_message="{name} is back; caching, shared budgets and pub/sub resume",
+    )
+
+
+class SharedRedis:
+    def __init__(self, client: redis.Redis, breaker: Breaker) -> None:
+        self.client = client
+        self.breaker = breaker
+
+    @classmethod
+    def open(cls, settings: Settings) -> SharedRedis:
+        if settings.redis_url is None:
+            raise ValueError("REDIS_URL is not set")
+        client = connect(
+            settings.redis_url,
+            settings.cache_redis_timeout_ms,
+            settings.cache_redis_max_connections,
+        )
+        return cls(client, redis_breaker(settings.cache_breaker_cooldown_s))
+
+    @classmethod
+    def of(cls, client: redis.Redis, cooldown_s: float = 5.0) -> SharedRedis:
+        """Wrap a client made elsewhere (a test, a benchmark) with a breaker of its own."""
+        return cls(client, redis_breaker(cooldown_s))
+
+    async def call(self, op: Callable[[], Awaitable[T]], default: T) -> T:
+        """`op()` through the breaker; `default` when the circuit is open or the call fails."""
+        if not self.breaker.allow():
+            return default
+        try:
+            result = await op()
+        except TROUBLE as exc:
+            self.breaker.record_failure(exc)
+            return default
+        except BaseException:
+            self.breaker.abandon()  # a cancelled probe must not leave the circuit stuck open
+            raise
+        self.breaker.record_success()
+        return result
+
+    @property
+    def state(self) -> str:
+        """ "up", or "down" while the circuit is open (requests are served without Redis)."""
+        return "down" if self.breaker.is_open else "up"
+
+    async def ping(self) -> bool:
+        """Ask Redis directly (not through the breaker), and close the circuit if it answers."""
+        try:
+            answered = bool(await self.client.ping())
+        except TROUBLE:
+            return False
+        if answered and self.breaker.is_open:
+            self.breaker.record_success()
+        return answered
+
+    async def close(self) -> None:
+        await self.client.aclose()
