@@ -15,6 +15,7 @@ from typing import IO, Any
 import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from app.cli_errors import CliError, ExitCode
 from app.config import Settings
 from app.ingest import IngestResult, MentionIn, Rejection, ingest
 from app.resources import Resources
@@ -153,21 +154,31 @@ async def run(path: Path, settings: Settings, show_progress: bool) -> Totals:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli import ensure_migrated
+
     path = Path(args.file)
     if not path.is_file():
-        print(f"insitechart: error: {path} is not a readable file", file=sys.stderr)
-        return 2
+        raise CliError(f"{path} is not a readable file", ExitCode.NOT_FOUND)
+    ensure_migrated(settings)
     show = not args.quiet and sys.stderr.isatty()
     totals = asyncio.run(run(path, settings, show))
     print(
         f"{totals.lines} lines: {totals.accepted} accepted, {totals.duplicates} duplicates, "
         f"{totals.rejected} rejected"
     )
-    return 1 if totals.rejected else 0
+    return ExitCode.REJECTED if totals.rejected else ExitCode.OK
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("ingest", help="ingest mentions from a JSON-lines file")
+    parser = sub.add_parser(
+        "ingest",
+        help="ingest mentions from a JSON-lines file",
+        description="Ingest mentions; exits 1 when some lines were rejected (each is reported).",
+    )
     parser.add_argument("file", help="one JSON object per line, fields as in MentionInput")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (default: off; also off without a terminal)",
+    )
     parser.set_defaults(handler=cmd_ingest)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -10,9 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./insitechart.db"
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 CACHE_TYPES = ("Stock", "Sentiment", "SentimentPoint", "Mention", "trending")
+
+
+def default_sqlite_path() -> Path:
+    """The embedded database's file: per user, so every directory sees the same data."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "insitechart" / "insitechart.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{default_sqlite_path()}"
 
 
 class Settings(BaseSettings):
@@ -20,7 +31,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default_factory=default_database_url)
     redis_url: str | None = None
     app_env: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.config import Settings
+from app.config import Settings, default_database_url, default_sqlite_path
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -44,6 +44,8 @@ class Database:
 
 def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
+    if settings.database_url == default_database_url():
+        default_sqlite_path().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"pool_pre_ping": False}
     if url.get_backend_name() == "postgresql":
         kwargs.update(

@@ -15,6 +15,7 @@ from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
+from app.migrate import RUN_MIGRATE, MigrationCheck
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        app.state.migrations = MigrationCheck(resources.db)
         if resources.monitor is not None:
             resources.monitor.start()
         warmer = start_warming(resources)
@@ -115,6 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        problem = await connection.app.state.migrations.problem()
+        if problem is not None:
+            reason = f"{problem}; {RUN_MIGRATE}"
+            body = {"status": "unavailable", "database": "not migrated", "reason": reason}
+            return JSONResponse(body, status_code=503)
         cache = await cache_state(resources.cache)
         if cache == "down":
             log.warning("readiness: cache (Redis) unreachable")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import cli
+from app.cli_errors import ExitCode
 from app.config import Settings, get_settings
 from app.db import Database
 from app.models import Mention
@@ -77,5 +78,5 @@ async def test_cli_ingest_refuses_a_missing_file(
     cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await asyncio.to_thread(cli.main, ["ingest", str(tmp_path / "nope.jsonl")])
-    assert code == 2
+    assert code == ExitCode.NOT_FOUND
     assert "is not a readable file" in capsys.readouterr().err
