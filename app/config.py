@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,12 @@ from sqlalchemy.exc import ArgumentError
 
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 CACHE_TYPES = ("Stock", "Sentiment", "SentimentPoint", "Mention", "trending")
+# Anonymous budget in development unless set explicitly: a person exploring in GraphiQL (a large
+# query costs ~800 points) never meets it. Production keeps the field defaults (2000, 50/s).
+DEVELOPMENT_ANONYMOUS_BUDGET = {
+    "budget_anonymous_capacity": 100_000,
+    "budget_anonymous_restore_per_s": 5_000.0,
+}
 
 
 def default_sqlite_path() -> Path:
@@ -189,6 +195,15 @@ class Settings(BaseSettings):
     # A shared response showing more stocks than this is tagged with the global `responses` tag,
     # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
     cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_budget(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if str(data.get("app_env", "development")).lower() == "production":
+            return data
+        return {**DEVELOPMENT_ANONYMOUS_BUDGET, **data}
 
     @field_validator("database_url")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
@@ -101,6 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ExposeWire)  # outermost: it must see the server's own `send`
     app.state.ws_limits = router.limits
     app.state.multiplexer = router.multiplexer
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/graphql", status_code=307)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -170,7 +170,9 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
         if decision.allowed:
             return None
-        message, extensions = throttled_refusal(cost, decision, "subscription")
+        message, extensions = throttled_refusal(
+            cost, decision, "subscription", context.principal.tier
+        )
         return {"message": message, "extensions": extensions}
 
     def _close_slow(self) -> None:

@@ -73,3 +73,10 @@ async def test_readyz_is_unavailable_with_a_reason_until_the_database_is_migrate
     }
     assert after.status_code == 200
     assert after.json()["status"] == "ready"
+
+
+async def test_root_redirects_to_graphiql(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/graphql"
