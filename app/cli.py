@@ -14,7 +14,7 @@ from app import cli_seed
 from app.cli_errors import CliError, ExitCode, fail
 from app.config import Settings, get_settings
 from app.db import DatabaseUnavailable, check_database, create_database
-from app.monitoring.metrics import prepare_workers
+from app.monitoring.metrics import worker_metrics
 
 Command = Callable[[argparse.Namespace, Settings], int]
 MAX_WORKERS = 64
@@ -101,17 +101,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"insitechart: warning: {problem}; {RUN_MIGRATE} (/readyz answers 503 until then)",
               file=sys.stderr)  # fmt: skip
     workers = args.workers if args.workers is not None else settings.workers
-    prepare_workers(workers)  # one /metrics summed over the workers
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        ws_per_message_deflate=settings.realtime_ws_deflate,
-    )
+    with worker_metrics(workers):  # one /metrics summed over the workers
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port if args.port is not None else settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            ws_per_message_deflate=settings.realtime_ws_deflate,
+        )
     return 0
 
 
