@@ -54,7 +54,7 @@ def add_seed_options(cmd: argparse.ArgumentParser) -> None:
     option("--append", action="store_true",
            help="add --mentions after the highest stored (default: off: up to it)")  # fmt: skip
     option("--quiet", action="store_true",
-           help="no progress bar (default: off; also off without a terminal)")  # fmt: skip
+           help="no progress bar on stderr, only the summary (default: off)")  # fmt: skip
 
 
 def options_from(args: argparse.Namespace) -> SeedOptions:
@@ -124,7 +124,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     try:
         options.check(len(load_universe()))
         ensure_migrated(settings)
-        show = not args.quiet and sys.stderr.isatty()
+        show = not args.quiet
         print(asyncio.run(run_seed(settings, options, only_if_empty=False, show_progress=show)))
     except SeedError as exc:
         raise CliError(str(exc)) from None
