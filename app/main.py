@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
+from app.graphiql import mount_graphiql_assets
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.migrate import RUN_MIGRATE, MigrationCheck
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    if settings.graphiql_enabled:
+        mount_graphiql_assets(app)
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
     # The HTTP rules are added last, so they run first: a refused request never reaches the

@@ -33,6 +33,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from app.broker import SlowConsumer
 from app.config import Settings
+from app.graphiql import graphiql_page
 from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_rate
 from app.wire import Wire
 from schema.auth import Unauthenticated, bearer_token, identify
@@ -219,6 +220,11 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class LiveRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = LiveHandler
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its assets served by this app (app/graphiql.py), never from a CDN."""
+        return graphiql_page()
 
     def __init__(self, settings: Settings, schema: BaseSchema, **kwargs: Any) -> None:
         super().__init__(
