@@ -644,6 +644,11 @@ class Settings(BaseSettings):
             return data
         return {**DEVELOPMENT_ANONYMOUS_BUDGET, **data}
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_database_url_is_the_default(cls, value: Any) -> Any:
+        return default_database_url() if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -48,6 +48,8 @@ def test_default_database_is_per_user_not_per_directory(
     assert Settings(_env_file=None).database_url == expected
     clean_env.chdir("/")
     assert Settings(_env_file=None).database_url == expected
+    clean_env.setenv("DATABASE_URL", "")  # empty, as REDIS_URL: the default
+    assert Settings(_env_file=None).database_url == expected
 
 
 def test_environment_overrides_defaults_case_insensitively(
