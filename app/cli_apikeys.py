@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from app.apikeys import SCOPES, TIERS, InvalidKeyRequest, create_key, list_keys, revoke_key
+from app.cli_errors import CliError, ExitCode
 from app.config import Settings
 from app.db import Database, create_database
 
@@ -15,9 +16,9 @@ T = TypeVar("T")
 
 
 def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from app.cli import ensure_database
+    from app.cli import ensure_migrated
 
-    ensure_database(settings)
+    ensure_migrated(settings)
 
     async def run() -> T:
         db = create_database(settings)
@@ -30,15 +31,13 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
 
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import fail
-
     scopes = args.scope or ["read"]
     try:
         token, key = run_with_database(
             settings, lambda db: create_key(db, args.name, scopes, args.tier)
         )
     except InvalidKeyRequest as exc:
-        return fail(str(exc))
+        raise CliError(str(exc)) from None
     print(
         f"created key {key.id} ({key.name}), scopes {','.join(sorted(key.scopes))}, tier {key.tier}"
     )
@@ -58,30 +57,36 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import fail
-
     revoked = run_with_database(settings, lambda db: revoke_key(db, args.id))
     if not revoked:
-        return fail(f"no active API key with id {args.id}")
+        raise CliError(f"no active API key with id {args.id}", ExitCode.NOT_FOUND)
     print(f"revoked key {args.id}")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("apikey", help="create, list or revoke API keys")
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="create a key and print it (once)")
-    create.add_argument("--name", required=True, help="who the key is for")
+    create.add_argument("--name", required=True, help="who the key is for (required)")
     create.add_argument(
-        "--scope", action="append", choices=SCOPES, help="repeat for several (default: read)"
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help=f"one of {', '.join(SCOPES)}; repeat for several (default: read)",
     )
-    create.add_argument("--tier", choices=TIERS, default="partner", help="cost budget tier")
+    create.add_argument(
+        "--tier",
+        choices=TIERS,
+        default="partner",
+        help=f"cost budget tier, one of {', '.join(TIERS)} (default: partner)",
+    )
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     listing.set_defaults(handler=cmd_list)
 
     revoke = actions.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("id", type=int)
+    revoke.add_argument("id", type=int, help="the key's id, as `apikey list` shows it")
     revoke.set_defaults(handler=cmd_revoke)

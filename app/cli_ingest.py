@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from app.cli_errors import CliError, ExitCode
 from app.config import Settings
 from app.dbfaults import DatabaseFault
 from app.ingest import IngestResult, MentionIn, Rejection, ingest
@@ -167,21 +168,21 @@ async def run(path: Path, settings: Settings, show_progress: bool) -> Totals:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli import ensure_migrated
+
     path = Path(args.file)
     if not path.is_file():
-        print(f"insitechart: error: {path} is not a readable file", file=sys.stderr)
-        return 2
+        raise CliError(f"{path} is not a readable file", ExitCode.NOT_FOUND)
+    ensure_migrated(settings)
     show = not args.quiet and sys.stderr.isatty()
     try:
         totals = asyncio.run(run(path, settings, show))
     except OSError as exc:
-        print(f"insitechart: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}", ExitCode.NOT_FOUND) from None
     except Exception as exc:
         # An operator tool: one line that names the failure, never a traceback.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"insitechart: error: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 2
+        raise CliError(f"{type(exc).__name__}: {first}", ExitCode.FAILED) from None
     print(
         f"{totals.lines} lines: {totals.accepted} accepted, {totals.duplicates} duplicates, "
         f"{totals.rejected} rejected"
@@ -192,12 +193,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             "the lines before it are stored, resending the file is safe",
             file=sys.stderr,
         )
-        return 2
-    return 1 if totals.rejected else 0
+        return ExitCode.FAILED
+    return ExitCode.REJECTED if totals.rejected else ExitCode.OK
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("ingest", help="ingest mentions from a JSON-lines file")
+    parser = sub.add_parser(
+        "ingest",
+        help="ingest mentions from a JSON-lines file",
+        description="Ingest mentions; exits 1 when some lines were rejected (each is reported).",
+    )
     parser.add_argument("file", help="one JSON object per line, fields as in MentionInput")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (default: off; also off without a terminal)",
+    )
     parser.set_defaults(handler=cmd_ingest)

@@ -18,9 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from app.cli_errors import CliError
 from app.config import Settings
 from app.db import create_database
 from app.seed import SeedError, SeedOptions, SeedReport, count_mentions, seed
+from app.universe import load_universe
 
 
 def add_commands(sub: Any) -> None:
@@ -30,8 +32,9 @@ def add_commands(sub: Any) -> None:
     cmd.set_defaults(handler=cmd_seed)
 
     demo = sub.add_parser("demo", help="migrate, load demo data if the database is empty, serve")
-    demo.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
-    demo.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    from app.cli import add_bind_options
+
+    add_bind_options(demo)
     demo.set_defaults(handler=cmd_demo, workers=None)
 
 
@@ -49,7 +52,9 @@ def add_seed_options(cmd: argparse.ArgumentParser) -> None:
     option("--random-seed", type=int, default=d.random_seed, metavar="N",
            help=f"the same seed gives the same data (default: {d.random_seed})")  # fmt: skip
     option("--append", action="store_true",
-           help="add --mentions more after the highest stored, not up to it")  # fmt: skip
+           help="add --mentions after the highest stored (default: off: up to it)")  # fmt: skip
+    option("--quiet", action="store_true",
+           help="no progress bar on stderr, only the summary (default: off)")  # fmt: skip
 
 
 def options_from(args: argparse.Namespace) -> SeedOptions:
@@ -63,15 +68,17 @@ def options_from(args: argparse.Namespace) -> SeedOptions:
     )
 
 
-async def run_seed(settings: Settings, options: SeedOptions, *, only_if_empty: bool) -> str:
-    """Seed with a progress bar on stderr; return the one-line summary."""
+async def run_seed(
+    settings: Settings, options: SeedOptions, *, only_if_empty: bool, show_progress: bool = True
+) -> str:
+    """Seed with a progress bar on stderr (unless told not to); return the one-line summary."""
     db = create_database(settings)
     try:
         if only_if_empty:
             existing = await count_mentions(db)
             if existing:
                 return f"database already has {existing} mentions; not seeding"
-        with _progress() as progress:
+        with _progress(show_progress) as progress:
             task: list[TaskID] = []
 
             def on_plan(first: int, stop: int) -> None:
@@ -97,7 +104,7 @@ def summary(report: SeedReport) -> str:
     )
 
 
-def _progress() -> Progress:
+def _progress(show: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -106,18 +113,21 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=False,
+        disable=not show,
     )
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import ensure_database, fail
+    from app.cli import ensure_migrated
 
-    ensure_database(settings)
+    options = options_from(args)
     try:
-        options = options_from(args)
-        print(asyncio.run(run_seed(settings, options, only_if_empty=False)))
+        options.check(len(load_universe()))
+        ensure_migrated(settings)
+        show = not args.quiet
+        print(asyncio.run(run_seed(settings, options, only_if_empty=False, show_progress=show)))
     except SeedError as exc:
-        return fail(str(exc))
+        raise CliError(str(exc)) from None
     return 0
 
 

@@ -2,53 +2,195 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./insitechart.db"
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
 CACHE_TYPES = ("Stock", "Sentiment", "SentimentPoint", "Mention", "trending")
+# Anonymous budget in development unless set explicitly: a person exploring in GraphiQL (a large
+# query costs ~800 points) never meets it. Production keeps the field defaults (2000, 50/s).
+DEVELOPMENT_ANONYMOUS_BUDGET = {
+    "budget_anonymous_capacity": 100_000,
+    "budget_anonymous_restore_per_s": 5_000.0,
+}
+
+
+def default_sqlite_path() -> Path:
+    """The embedded database's file: per user, so every directory sees the same data."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "insitechart" / "insitechart.db"
+
+
+# What docs/CONFIGURATION.md shows as the default (the real one depends on the user).
+SHOWN_DATABASE_URL = (
+    "sqlite+aiosqlite:///$XDG_DATA_HOME/insitechart/insitechart.db "
+    "(XDG_DATA_HOME defaults to ~/.local/share)"
+)
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{default_sqlite_path()}"
 
 
 class Settings(BaseSettings):
-    """Every knob of the service; each one is listed in the README's configuration table."""
+    """Every knob of the service; docs/CONFIGURATION.md is generated from these descriptions."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
-    app_env: Literal["development", "production"] = "development"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=20, ge=0, le=500)
-    db_pool_timeout_s: float = Field(default=5.0, gt=0)
-    statement_timeout_ms: int = Field(default=5000, ge=0)
-    graphiql: bool | None = None
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description=(
+            "Database URL: postgresql+asyncpg://... in production, or an SQLite file "
+            "(sqlite+aiosqlite:///PATH); the default file is per user, so every directory sees the"
+            " same data"
+        ),
+        json_schema_extra={"shown_default": SHOWN_DATABASE_URL},
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (redis://, rediss:// or unix://) for the cache, rate-limit buckets and "
+            "pub/sub shared by every worker; unset = in-process backends (fine for one process)"
+        ),
+    )
+    app_env: Literal["development", "production"] = Field(
+        default="development",
+        description=(
+            'production turns off GraphiQL, introspection and "Did you mean" hints, logs JSON and '
+            "keeps the anonymous budget at its production default"
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `insitechart serve` binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `insitechart serve` binds")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes for `insitechart serve`"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Level of the insitechart loggers"
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connections kept per worker"
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, le=500, description="Extra PostgreSQL connections per worker under bursts"
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a pooled connection (and to connect)"
+    )
+    statement_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="PostgreSQL statement_timeout of every connection, in ms; 0 = none",
+    )
+    graphiql: bool | None = Field(
+        default=None,
+        description=(
+            "Force GraphiQL on or off; unset = on in development, off in production (its assets "
+            "are served by the app, no CDN)"
+        ),
+    )
     # --- cache ---
-    cache_enabled: bool = True
-    cache_namespace: str = Field(default="insitechart", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    cache_ttl_overrides_s: dict[str, float] = Field(default_factory=dict)
-    cache_memory_max_entries: int = Field(default=50_000, ge=1)
-    cache_memory_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    cache_redis_timeout_ms: int = Field(default=40, ge=1, le=10_000)
-    cache_redis_max_connections: int = Field(default=32, ge=1, le=1000)
-    cache_breaker_cooldown_s: float = Field(default=5.0, gt=0, le=300)
-    cache_lease_ms: int = Field(default=2000, ge=0, le=60_000)
-    cache_lease_wait_ms: int = Field(default=200, ge=0, le=10_000)
-    cache_response_enabled: bool = True
-    cache_response_max_bytes: int = Field(default=512 * 1024, ge=1024)
-    cache_apq_ttl_s: int = Field(default=86_400, ge=0)
-    cache_warm_on_start: bool = True
-    cache_warm_interval_s: float = Field(default=60.0, ge=0, le=86_400)
-    cache_warm_top_stocks: int = Field(default=20, ge=0, le=500)
+    cache_enabled: bool = Field(
+        default=True,
+        description="Field cache in the loaders (Redis with REDIS_URL, else an in-process LRU)",
+    )
+    cache_namespace: str = Field(
+        default="insitechart",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="Prefix of every cache key (<namespace>:v<shape>:<type>:...)",
+    )
+    cache_ttl_overrides_s: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            'JSON map of TTLs in seconds by type, e.g. {"Stock": 900, "trending": 120}; types: '
+            "Stock, Sentiment, SentimentPoint, Mention, trending"
+        ),
+    )
+    cache_memory_max_entries: int = Field(
+        default=50_000,
+        ge=1,
+        description="In-process cache: entries kept before least-recently-used eviction",
+    )
+    cache_memory_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="In-process cache: bytes of keys and values kept before eviction",
+    )
+    cache_redis_timeout_ms: int = Field(
+        default=40,
+        ge=1,
+        le=10_000,
+        description=(
+            "Timeout (ms) of every hot-path Redis command (cache, budgets, APQ, broker); slower "
+            "counts as Redis trouble and opens the shared breaker"
+        ),
+    )
+    cache_redis_max_connections: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Redis connections per worker (a bounded pool shared by requests)",
+    )
+    cache_breaker_cooldown_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="After Redis trouble, read the database only for this many seconds, then probe",
+    )
+    cache_lease_ms: int = Field(
+        default=2000,
+        ge=0,
+        le=60_000,
+        description=(
+            "Lease (ms) a worker takes on a missed key so other workers wait for its load; 0 = off"
+        ),
+    )
+    cache_lease_wait_ms: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="How long (ms) another worker waits for a leased key before loading it itself",
+    )
+    cache_response_enabled: bool = Field(
+        default=True,
+        description=(
+            "Answer repeated public operations from the response cache (no parse, validate or "
+            "execute)"
+        ),
+    )
+    cache_response_max_bytes: int = Field(
+        default=512 * 1024,
+        ge=1024,
+        description="Responses larger than this (bytes) are not stored in the response cache",
+    )
+    cache_apq_ttl_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="Seconds a registered persisted query (APQ hash) is kept; 0 turns APQ off",
+    )
+    cache_warm_on_start: bool = Field(
+        default=True,
+        description="Load trending and the top stocks into the cache when a worker starts",
+    )
+    cache_warm_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="Warm again every N seconds (fills what expired); 0 = only at start",
+    )
+    cache_warm_top_stocks: int = Field(
+        default=20,
+        ge=0,
+        le=500,
+        description="How many of the day's trending stocks get their detail fields warmed",
+    )
 
     @field_validator("cache_ttl_overrides_s")
     @classmethod
@@ -64,32 +206,141 @@ class Settings(BaseSettings):
         return value
 
     # --- observability ---
-    trace_enabled: bool = True
-    trace_log: bool = True
-    trace_slowest_resolvers: int = Field(default=5, ge=0, le=100)
-    trace_slow_resolver_ms: float = Field(default=500.0, gt=0)
-    trace_slow_resolver_lines: int = Field(default=5, ge=0, le=1000)
-    trace_slow_sql_ms: float = Field(default=200.0, gt=0)
-    trace_sql_fingerprints: int = Field(default=500, ge=1, le=100_000)
-    trace_otel: bool = False
-    metrics_enabled: bool = True
-    metrics_max_operations: int = Field(default=200, ge=1, le=10_000)
-    metrics_window_s: float = Field(default=300.0, gt=0)
-    metrics_window_requests: int = Field(default=50_000, ge=100, le=10_000_000)
-    metrics_sample_interval_s: float = Field(default=5.0, gt=0)
-    metrics_loop_lag_interval_s: float = Field(default=0.5, gt=0)
-    memory_trim_interval_s: float = Field(default=30.0, ge=0, le=86_400)
-    prometheus_multiproc_dir: str | None = None
-    alert_webhook_url: str | None = None
-    alert_interval_s: float = Field(default=30.0, gt=0)
-    alert_cooldown_s: float = Field(default=900.0, ge=0)
-    alert_timeout_s: float = Field(default=5.0, gt=0)
-    alert_min_requests: int = Field(default=20, ge=1)
-    alert_p95_s: float = Field(default=2.0, gt=0)
-    alert_p99_s: float = Field(default=5.0, gt=0)
-    alert_error_rate: float = Field(default=0.05, gt=0, le=1)
-    alert_memory_percent: float = Field(default=85.0, gt=0, le=100)
-    alert_cpu_percent: float = Field(default=80.0, gt=0, le=100)
+    trace_enabled: bool = Field(
+        default=True,
+        description=(
+            "The tracing extension; false also stops per-operation metrics and serverStats figures"
+        ),
+    )
+    trace_log: bool = Field(
+        default=True, description="One insitechart.trace log line per operation (at info)"
+    )
+    trace_slowest_resolvers: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="How many of the slowest resolver paths the trace line lists",
+    )
+    trace_slow_resolver_ms: float = Field(
+        default=500.0,
+        gt=0,
+        description="A resolver slower than this (ms) gets its own warning line with its path",
+    )
+    trace_slow_resolver_lines: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description=(
+            "At most this many slow-resolver lines per operation (slowest first); one more line "
+            "counts the rest"
+        ),
+    )
+    trace_slow_sql_ms: float = Field(
+        default=200.0,
+        gt=0,
+        description=(
+            "A statement slower than this (ms) is logged on insitechart.sql with its fingerprint "
+            "(cut to 200 characters; cache warming's at debug level)"
+        ),
+    )
+    trace_sql_fingerprints: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Per-fingerprint SQL stats kept per worker (least recent evicted)",
+    )
+    trace_otel: bool = Field(
+        default=False,
+        description="OpenTelemetry spans (needs the otel extra and an SDK configured)",
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
+    metrics_max_operations: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Distinct operation-name labels per worker; later names count as other",
+    )
+    metrics_window_s: float = Field(
+        default=300.0, gt=0, description="Window of serverStats and of the alert rules, in seconds"
+    )
+    metrics_window_requests: int = Field(
+        default=50_000,
+        ge=100,
+        le=10_000_000,
+        description="Requests kept in that window per worker (oldest dropped)",
+    )
+    metrics_sample_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often (s) CPU, memory, fds, threads and pool use are sampled",
+    )
+    metrics_loop_lag_interval_s: float = Field(
+        default=0.5, gt=0, description="Period (s) of the event-loop lag sampler"
+    )
+    memory_trim_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "How often (s) a worker runs a full garbage collection and gives the C heap's free "
+            "pages back to the system (malloc_trim, glibc); closed connections wait for one under "
+            "the raised GC_GEN0_THRESHOLD; 0 = never"
+        ),
+    )
+    prometheus_multiproc_dir: str | None = Field(
+        default=None,
+        description=(
+            "Metrics directory shared by workers, so /metrics sums them; `serve` with WORKERS > 1 "
+            "makes a fresh one if unset (and removes it when it stops)"
+        ),
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="Slack-compatible incoming webhook (http:// or https://); unset = no alerts",
+    )
+    alert_interval_s: float = Field(
+        default=30.0, gt=0, description="How often (s) the alert rules are evaluated"
+    )
+    alert_cooldown_s: float = Field(
+        default=900.0,
+        ge=0,
+        description=(
+            "An alert that fires again within this many seconds of its last message stays silent"
+        ),
+    )
+    alert_timeout_s: float = Field(
+        default=5.0, gt=0, description="Webhook request timeout in seconds"
+    )
+    alert_min_requests: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Latency and error-rate rules are judged only with this many requests in the window"
+        ),
+    )
+    alert_p95_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Alert when p95 latency over METRICS_WINDOW_S exceeds this (s)",
+    )
+    alert_p99_s: float = Field(
+        default=5.0, gt=0, description="Alert when p99 latency exceeds this (s)"
+    )
+    alert_error_rate: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Alert when the share of requests with errors exceeds this (0..1)",
+    )
+    alert_memory_percent: float = Field(
+        default=85.0,
+        gt=0,
+        le=100,
+        description="Alert when the machine's memory use exceeds this (%)",
+    )
+    alert_cpu_percent: float = Field(
+        default=80.0, gt=0, le=100, description="Alert when the machine's CPU use exceeds this (%)"
+    )
 
     @field_validator("alert_webhook_url")
     @classmethod
@@ -101,20 +352,82 @@ class Settings(BaseSettings):
         return value
 
     # --- market quotes ---
-    quotes_provider: Literal["simulated", "finnhub"] = "simulated"
-    quotes_base_url: str = "https://finnhub.io"
-    quotes_token: SecretStr | None = None
-    quotes_concurrency: int = Field(default=10, ge=1, le=200)
-    quotes_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
-    quotes_retries: int = Field(default=2, ge=0, le=10)
-    quotes_backoff_base_ms: int = Field(default=100, ge=0, le=60_000)
-    quotes_backoff_max_ms: int = Field(default=2000, ge=0, le=60_000)
-    quotes_retry_after_cap_ms: int = Field(default=5000, ge=0, le=300_000)
-    quotes_batch_budget_ms: int = Field(default=5000, ge=10, le=300_000)
-    quotes_breaker_failures: int = Field(default=5, ge=1, le=1000)
-    quotes_breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
-    quotes_cache_ttl_s: float = Field(default=60.0, ge=0, le=86_400)
-    quotes_cache_max_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+    quotes_provider: Literal["simulated", "finnhub"] = Field(
+        default="simulated",
+        description="simulated (offline random walk, source SIMULATED) or finnhub",
+    )
+    quotes_base_url: str = Field(
+        default="https://finnhub.io",
+        description="Base URL of the Finnhub-compatible API (http:// or https://)",
+    )
+    quotes_token: SecretStr | None = Field(
+        default=None, description="API token sent as token=; required when QUOTES_PROVIDER=finnhub"
+    )
+    quotes_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Quote calls in flight per worker (semaphore and connection-pool size)",
+    )
+    quotes_timeout_ms: int = Field(
+        default=2000,
+        ge=10,
+        le=60_000,
+        description="Limit (ms) on one quote call attempt, connect to last byte",
+    )
+    quotes_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries after a timeout, a transport error, a 5xx or a 429",
+    )
+    quotes_backoff_base_ms: int = Field(
+        default=100,
+        ge=0,
+        le=60_000,
+        description="First retry waits up to this (ms, full jitter), doubling each retry",
+    )
+    quotes_backoff_max_ms: int = Field(
+        default=2000,
+        ge=0,
+        le=60_000,
+        description="Cap (ms) on one backoff wait; must be >= QUOTES_BACKOFF_BASE_MS",
+    )
+    quotes_retry_after_cap_ms: int = Field(
+        default=5000,
+        ge=0,
+        le=300_000,
+        description="Longest wait (ms) a Retry-After header can impose",
+    )
+    quotes_batch_budget_ms: int = Field(
+        default=5000,
+        ge=10,
+        le=300_000,
+        description=(
+            "Time (ms) a whole batch of quotes may take; quotes still missing then are null"
+        ),
+    )
+    quotes_breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed quotes in a row that open the circuit breaker"
+    )
+    quotes_breaker_cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds the breaker stays open before one probe call",
+    )
+    quotes_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="Seconds a fetched quote is served from the per-worker cache; 0 = no cache",
+    )
+    quotes_cache_max_entries: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="Quotes kept in that cache (oldest evicted first)",
+    )
 
     @field_validator("quotes_base_url")
     @classmethod
@@ -137,61 +450,215 @@ class Settings(BaseSettings):
         return self
 
     # --- limits, cost and budgets ---
-    limits_max_depth: int = Field(default=10, ge=1, le=100)
-    limits_max_aliases: int = Field(default=30, ge=0, le=1000)
-    limits_max_tokens: int = Field(default=2000, ge=10, le=100_000)
-    limits_max_document_bytes: int = Field(default=32_768, ge=256, le=10_485_760)
-    limits_max_root_fields: int = Field(default=20, ge=1, le=1000)
-    limits_max_directives_per_field: int = Field(default=5, ge=0, le=100)
-    limits_max_selections: int = Field(default=400, ge=1, le=100_000)
-    limits_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
-    limits_execution_timeout_s: float = Field(default=10.0, gt=0, le=600)
-    cost_max_query: int = Field(default=5000, ge=1)
-    cost_default_list_size: int = Field(default=10, ge=1, le=10_000)
-    budget_anonymous_capacity: int = Field(default=2000, ge=1)
-    budget_anonymous_restore_per_s: float = Field(default=50.0, gt=0)
-    budget_free_capacity: int = Field(default=5000, ge=1)
-    budget_free_restore_per_s: float = Field(default=100.0, gt=0)
-    budget_partner_capacity: int = Field(default=20_000, ge=1)
-    budget_partner_restore_per_s: float = Field(default=500.0, gt=0)
-    budget_internal_capacity: int = Field(default=100_000, ge=1)
-    budget_internal_restore_per_s: float = Field(default=2000.0, gt=0)
-    budget_key_prefix: str = "insitechart:budget:"
+    limits_max_depth: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description=(
+            "Deepest field nesting of an operation (fragments expanded, introspection not counted)"
+        ),
+    )
+    limits_max_aliases: int = Field(
+        default=30, ge=0, le=1000, description="Aliases in an operation"
+    )
+    limits_max_tokens: int = Field(
+        default=2000,
+        ge=10,
+        le=100_000,
+        description="Lexical tokens (and, separately, comments) in a document",
+    )
+    limits_max_document_bytes: int = Field(
+        default=32_768,
+        ge=256,
+        le=10_485_760,
+        description="Size of the GraphQL document in UTF-8 bytes",
+    )
+    limits_max_root_fields: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Top-level fields of an operation (__typename not counted)",
+    )
+    limits_max_directives_per_field: int = Field(
+        default=5, ge=0, le=100, description="Directives on one field"
+    )
+    limits_max_selections: int = Field(
+        default=400,
+        ge=1,
+        le=100_000,
+        description=(
+            "Field selections of an operation, fragments expanded and counted with multiplicity; "
+            "checked right after parsing, before validation"
+        ),
+    )
+    limits_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=104_857_600,
+        description="HTTP request body to /graphql in bytes (413 above)",
+    )
+    limits_execution_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Wall-clock seconds for one HTTP GraphQL request (504 above)",
+    )
+    cost_max_query: int = Field(
+        default=5000,
+        ge=1,
+        description=(
+            "Highest cost one operation may ask for (also capped by the client's bucket capacity)"
+        ),
+    )
+    cost_default_list_size: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Size assumed for a list field with no first/last/limit/list argument",
+    )
+    budget_anonymous_capacity: int = Field(
+        default=2000,
+        ge=1,
+        description=(
+            "Cost points of a client without an API key (per IP address); development's default "
+            "lets a person explore in GraphiQL without meeting it"
+        ),
+        json_schema_extra={"shown_default": "2000 in production, 100000 in development"},
+    )
+    budget_anonymous_restore_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="Points per second an anonymous client's bucket refills",
+        json_schema_extra={"shown_default": "50 in production, 5000 in development"},
+    )
+    budget_free_capacity: int = Field(
+        default=5000, ge=1, description="Cost points of a free-tier key"
+    )
+    budget_free_restore_per_s: float = Field(
+        default=100.0, gt=0, description="Points per second a free-tier bucket refills"
+    )
+    budget_partner_capacity: int = Field(
+        default=20_000, ge=1, description="Cost points of a partner-tier key"
+    )
+    budget_partner_restore_per_s: float = Field(
+        default=500.0, gt=0, description="Points per second a partner-tier bucket refills"
+    )
+    budget_internal_capacity: int = Field(
+        default=100_000, ge=1, description="Cost points of an internal-tier key"
+    )
+    budget_internal_restore_per_s: float = Field(
+        default=2000.0, gt=0, description="Points per second an internal-tier bucket refills"
+    )
+    budget_key_prefix: str = Field(
+        default="insitechart:budget:", description="Prefix of the Redis keys holding the buckets"
+    )
 
     # --- ingestion and live updates ---
-    ingest_max_batch: int = Field(default=500, ge=1, le=5000)
-    ingest_max_text_chars: int = Field(default=10_000, ge=1, le=100_000)
-    ingest_max_future_skew_s: float = Field(default=300.0, ge=0)
-    ingest_cli_batch_size: int = Field(default=500, ge=1, le=5000)
-    realtime_max_symbols: int = Field(default=50, ge=1, le=1000)
-    realtime_queue_size: int = Field(default=2048, ge=1, le=100_000)
-    realtime_max_connections: int = Field(default=20_000, ge=1)
-    realtime_max_connections_per_client: int = Field(default=100, ge=1)
-    realtime_init_timeout_s: float = Field(default=5.0, gt=0)
-    realtime_channel_prefix: str = Field(default="insitechart:", max_length=64)
-    realtime_ws_deflate: bool = False
-    gc_gen0_threshold: int = Field(default=100_000, ge=0)
+    ingest_max_batch: int = Field(
+        default=500, ge=1, le=5000, description="Most mentions one ingestMentions call may carry"
+    )
+    ingest_max_text_chars: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Longest mention text accepted in characters (TEXT_TOO_LONG beyond)",
+    )
+    ingest_max_future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "How far in the future (s) publishedAt may be (clock skew) before FUTURE_TIMESTAMP"
+        ),
+    )
+    ingest_cli_batch_size: int = Field(
+        default=500, ge=1, le=5000, description="Lines per transaction in `insitechart ingest`"
+    )
+    realtime_max_symbols: int = Field(
+        default=50, ge=1, le=1000, description="Most symbols one subscription may name"
+    )
+    realtime_queue_size: int = Field(
+        default=2048,
+        ge=1,
+        le=100_000,
+        description=(
+            "Events a mentionAdded subscriber may fall behind before it is disconnected (4008); "
+            "keep it above INGEST_MAX_BATCH, a batch arrives as one burst"
+        ),
+    )
+    realtime_max_connections: int = Field(
+        default=20_000, ge=1, description="WebSocket connections per worker process (4429 beyond)"
+    )
+    realtime_max_connections_per_client: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "WebSocket connections per API key or per anonymous address, per worker (4429 beyond)"
+        ),
+    )
+    realtime_init_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a new WebSocket has to send connection_init (4408 after)",
+    )
+    realtime_channel_prefix: str = Field(
+        default="insitechart:",
+        max_length=64,
+        description=(
+            "Prefix of the Redis pub/sub channels (<prefix>mention:AAPL, <prefix>sentiment:AAPL)"
+        ),
+    )
+    realtime_ws_deflate: bool = Field(
+        default=False,
+        description=(
+            "permessage-deflate on WebSockets: off by default, it costs ~40 KiB and CPU per "
+            "connection for ~200-byte events"
+        ),
+    )
+    gc_gen0_threshold: int = Field(
+        default=100_000,
+        ge=0,
+        description=(
+            "Python's youngest-generation GC threshold while the app runs (start-up objects are "
+            "also frozen out of collections); 0 keeps Python's default (700); with thousands of "
+            "WebSockets the default triples tail latency"
+        ),
+    )
 
     # --- realtime fan-out ---
-    realtime_direct_writes: bool = True
+    realtime_direct_writes: bool = Field(
+        default=True,
+        description=(
+            "The live fan-out writes each event's frame straight to every socket that keeps up "
+            "(under uvicorn's default WebSocket implementation); false sends every event through "
+            "the connection's queue and task"
+        ),
+    )
 
     # --- response cache tags ---
     # A shared response showing more stocks than this is tagged with the global `responses` tag,
     # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
-    cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
+    cache_response_max_tags: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description=(
+            "A shared response depending on more stocks than this is invalidated by any ingest "
+            "(one global tag) instead of per stock"
+        ),
+    )
 
     # --- query plans of slow SQL ---
     trace_sql_plans: bool = Field(
         default=True,
-        description="explain each slow statement shape once (PostgreSQL, off the request path)",
+        description="Explain each slow statement shape once (PostgreSQL, off the request path)",
     )
     trace_sql_plans_kept: int = Field(
-        default=100, ge=1, le=10_000, description="captured plans kept, one per fingerprint"
+        default=100, ge=1, le=10_000, description="Captured plans kept, one per fingerprint"
     )
     trace_sql_large_table_rows: int = Field(
         default=10_000,
         ge=1,
-        description="a sequential scan of a table with at least this many rows gets a hint",
+        description="A sequential scan of a table with at least this many rows gets a hint",
     )
 
     # --- faults ---
@@ -206,6 +673,20 @@ class Settings(BaseSettings):
         default=True,
         description="Check a pooled connection before use, so the pool heals after a restart",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_budget(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if str(data.get("app_env", "development")).lower() == "production":
+            return data
+        return {**DEVELOPMENT_ANONYMOUS_BUDGET, **data}
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_database_url_is_the_default(cls, value: Any) -> Any:
+        return default_database_url() if value == "" else value
 
     @field_validator("database_url")
     @classmethod

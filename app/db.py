@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.config import Settings
+from app.config import Settings, default_database_url, default_sqlite_path
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -56,6 +56,8 @@ def statement_timeout_ms(settings: Settings) -> int:
 
 def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
+    if settings.database_url == default_database_url():
+        default_sqlite_path().parent.mkdir(parents=True, exist_ok=True)
     # A pre-ping notices a connection the server dropped (a restart) before a request uses it,
     # so the pool heals by itself instead of failing one request per dead connection.
     kwargs: dict[str, Any] = {"pool_pre_ping": settings.db_pool_pre_ping}

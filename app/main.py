@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.dbfaults import LogLimiter
+from app.graphiql import mount_graphiql_assets
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
+from app.migrate import RUN_MIGRATE, MigrationCheck
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
@@ -47,15 +49,19 @@ def start_warming(resources: Resources) -> Warmer | None:
     return warmer
 
 
-async def readiness(resources: Resources) -> dict[str, str]:
+async def readiness(resources: Resources, migrations: MigrationCheck) -> dict[str, str]:
     """ "ready", "degraded" (Redis down: served from the database, budgets in-process) or
-    "unavailable" (the database is unreachable)."""
+    "unavailable" (the database is unreachable or not migrated)."""
     try:
         await resources.db.ping(timeout_s=2.0)
     except Exception as exc:
         if READINESS_LOG.allow():
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
         return {"status": "unavailable", "database": "down"}
+    problem = await migrations.problem()
+    if problem is not None:
+        reason = f"{problem}; {RUN_MIGRATE}"
+        return {"status": "unavailable", "database": "not migrated", "reason": reason}
     cache = await cache_state(resources.cache)
     redis = "off" if resources.redis is None else "up" if await resources.redis.ping() else "down"
     degraded = cache == "down" or redis == "down"
@@ -76,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        app.state.migrations = MigrationCheck(resources.db)
         if resources.monitor is not None:
             resources.monitor.start()
         warmer = start_warming(resources)
@@ -117,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
     app.include_router(router, prefix="/graphql")
+    if settings.graphiql_enabled:
+        mount_graphiql_assets(app)
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
     # The HTTP rules are added last, so they run first: a refused request never reaches the
@@ -133,6 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ws_limits = router.limits
     app.state.multiplexer = router.multiplexer
 
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/graphql", status_code=307)
+
     @app.get("/healthz")
     @app.get("/livez")
     async def livez() -> dict[str, str]:
@@ -146,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(connection: HTTPConnection) -> JSONResponse:
         """Readiness: 503 only when requests cannot be served (the database is unreachable)."""
         resources: Resources = connection.app.state.resources
-        body = await readiness(resources)
+        body = await readiness(resources, connection.app.state.migrations)
         status = 503 if body["status"] == "unavailable" else 200
         headers = {"Retry-After": "2"} if status == 503 else None
         return JSONResponse(body, status_code=status, headers=headers)

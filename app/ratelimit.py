@@ -151,13 +151,39 @@ def max_cost_refusal(cost: int, limit: int) -> Refusal:
     return message, {"code": "MAX_COST_EXCEEDED", "cost": cost, "limit": limit}
 
 
-def throttled_refusal(cost: int, decision: Decision, what: str = "query") -> Refusal:
+# How a caller gets a larger budget: a key of a higher tier, or the operator's settings.
+_BIGGER_TIER = {"anonymous": "free or partner", "free": "partner", "partner": "internal"}
+
+
+def more_budget_hint(tier: str) -> str:
+    """One sentence naming the API key tier and the settings that give a caller more points."""
+    name = tier if tier in _BIGGER_TIER or tier == "internal" else "anonymous"
+    settings = f"BUDGET_{name.upper()}_CAPACITY and BUDGET_{name.upper()}_RESTORE_PER_S"
+    if name == "internal":
+        return f"for more, the operator raises {settings}"
+    key = f"an API key of the {_BIGGER_TIER[name]} tier (`insitechart apikey create --tier ...`)"
+    if name == "anonymous":
+        key = f"send {key} as `Authorization: Bearer <key>`"
+    else:
+        key = f"use {key}"
+    return f"for more, {key}, or the operator raises {settings}"
+
+
+def throttled_refusal(
+    cost: int, decision: Decision, what: str = "query", tier: str = "anonymous"
+) -> Refusal:
     available, retry = int(decision.available), decision.retry_after_s
     message = (
         f"cost budget exhausted: this {what} costs {cost}, "
-        f"{available} points are available; retry in {retry} s"
+        f"{available} points are available; retry in {retry} s; {more_budget_hint(tier)}"
     )
-    extensions = {"code": "THROTTLED", "cost": cost, "available": available, "retryAfter": retry}
+    extensions = {
+        "code": "THROTTLED",
+        "cost": cost,
+        "available": available,
+        "retryAfter": retry,
+        "tier": tier,
+    }
     return message, extensions
 
 

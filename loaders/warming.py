@@ -12,6 +12,7 @@ import logging
 
 from app.cache import Cache
 from app.db import Database
+from app.monitoring.sql import background
 from app.timeutil import utcnow
 from loaders import HistoryKey, LoaderEnv, Loaders, MentionPageKey, StockPageKey, TrendingKey
 
@@ -74,7 +75,8 @@ class Warmer:
 
     async def run_once(self) -> None:
         try:
-            count = await warm(self.db, self.cache, self.top_stocks)
+            with background("cache warming"):
+                count = await warm(self.db, self.cache, self.top_stocks)
         except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else ""
             log.warning("cache warming failed (%s: %s); will retry", type(exc).__name__, reason)

@@ -87,7 +87,7 @@ class CostBudget(SchemaExtension):
             return
         self.decision = await buckets.take(principal.client_id, self.requested, self.rate)
         if not self.decision.allowed:
-            self._throttle(self.decision)
+            self._throttle(self.decision, principal.tier)
             yield
             return
         yield
@@ -99,8 +99,8 @@ class CostBudget(SchemaExtension):
         if refund > 0:
             self.decision = await buckets.take(principal.client_id, -refund, self.rate)
 
-    def _throttle(self, decision: Decision) -> None:
-        message, extensions = throttled_refusal(self.requested, decision)
+    def _throttle(self, decision: Decision, tier: str) -> None:
+        message, extensions = throttled_refusal(self.requested, decision, tier=tier)
         self._refuse(GraphQLError(message, extensions=extensions))
         response = getattr(self.execution_context.context, "response", None)
         if response is not None:

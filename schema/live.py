@@ -34,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from app.broker import SlowConsumer
 from app.config import Settings
+from app.graphiql import graphiql_page
 from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_rate
 from app.wire import Wire
 from schema.auth import Unauthenticated, bearer_token, identify
@@ -173,7 +174,9 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
         if decision.allowed:
             return None
-        message, extensions = throttled_refusal(cost, decision, "subscription")
+        message, extensions = throttled_refusal(
+            cost, decision, "subscription", context.principal.tier
+        )
         return {"message": message, "extensions": extensions}
 
     def _close_slow(self) -> None:
@@ -223,6 +226,11 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class LiveRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = LiveHandler
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its assets served by this app (app/graphiql.py), never from a CDN."""
+        return graphiql_page()
 
     def __init__(self, settings: Settings, schema: BaseSchema, **kwargs: Any) -> None:
         super().__init__(

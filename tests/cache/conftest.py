@@ -13,11 +13,12 @@ import redis.asyncio as redis
 from app.cache import Cache, RedisBackend
 from app.config import Settings
 from app.ratelimit import TAKE_SCRIPT
+from tests.conftest import RUN_PREFIX
 
 
 @pytest.fixture
 def namespace() -> str:
-    return f"test-{uuid.uuid4().hex[:10]}"
+    return f"{RUN_PREFIX}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

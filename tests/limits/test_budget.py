@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from app.apikeys import create_key
+from app.apikeys import TIERS, create_key
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.ratelimit import MemoryBuckets, Rate, RedisBuckets
+from app.ratelimit import MemoryBuckets, Rate, RedisBuckets, more_budget_hint
 from tests.cache.proxy import closed_port
 from tests.conftest import graphql, serve
 from tests.factories.stocks import make_stock
+from tests.factories.universe import make_universe
 from tests.sqlcount import count_statements
 
 # Costs 1 and returns the one stored stock, so the actual cost is the requested one (no refund).
@@ -80,7 +82,54 @@ async def test_over_budget_is_429_with_retry_after_and_no_sql(
             "cost": 1,
             "available": 0,
             "retryAfter": 100,
+            "tier": "anonymous",
         }
+        message = body["errors"][0]["message"]
+        assert "send an API key of the free or partner tier" in message
+        assert "BUDGET_ANONYMOUS_CAPACITY and BUDGET_ANONYMOUS_RESTORE_PER_S" in message
+
+
+async def test_a_throttled_key_is_told_the_next_tier_and_the_settings(
+    stored: Database, settings: Settings
+) -> None:
+    token, _ = await create_key(stored, "small", tier="free")
+    small = tight(settings, budget_free_capacity=1, budget_free_restore_per_s=0.01)
+    async with serve(create_app(small)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert (await graphql(client, ONE_STOCK, Authorization=auth["Authorization"]))["data"]
+        response = await client.post("/graphql", json={"query": ONE_STOCK}, headers=auth)
+
+    assert response.status_code == 429
+    error = response.json()["errors"][0]
+    assert error["extensions"]["tier"] == "free"
+    assert "use an API key of the partner tier" in error["message"]
+    assert "BUDGET_FREE_CAPACITY and BUDGET_FREE_RESTORE_PER_S" in error["message"]
+
+
+def test_every_tier_hint_names_settings_that_exist() -> None:
+    fields = {name.upper() for name in Settings.model_fields}
+    for tier in ("anonymous", *TIERS, "unknown"):
+        named = re.findall(r"BUDGET_[A-Z_]+", more_budget_hint(tier))
+        assert named and set(named) <= fields, tier
+
+
+async def test_development_lets_a_person_explore_and_production_keeps_its_budget(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    await make_universe(db, stocks=50, mentions_per_stock=10)
+    # Twenty edits of the frontend's feed (~800 points each), one after the other.
+    edits = [f"{operations['MentionFeed']}\n# edit {i}\n" for i in range(20)]
+    common = {"database_url": settings.database_url, "cache_warm_on_start": False}
+    development = Settings(**common)  # type: ignore[arg-type]
+    production = Settings(app_env="production", **common)  # type: ignore[arg-type]
+
+    async def statuses(app_settings: Settings) -> list[int]:
+        async with serve(create_app(app_settings)) as client:
+            return [(await client.post("/graphql", json={"query": q})).status_code for q in edits]
+
+    assert set(await statuses(development)) == {200}
+    assert 429 in await statuses(production)
+    assert production.budget_anonymous_capacity == 2000
 
 
 async def test_an_anonymous_flood_does_not_starve_a_keyed_client(

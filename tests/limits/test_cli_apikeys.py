@@ -12,6 +12,7 @@ import pytest
 
 from app.apikeys import authenticate, hash_key
 from app.cli import main
+from app.cli_errors import ExitCode
 from app.config import get_settings
 from app.db import Database
 from tests.conftest import graphql
@@ -92,7 +93,7 @@ async def test_a_revoked_key_is_refused_with_401(
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     code, _, err = await cli(capsys, "apikey", "revoke", key_id.group(1))
-    assert code == 2 and "no active API key" in err
+    assert code == ExitCode.NOT_FOUND and "no active API key" in err
     _, listing, _ = await cli(capsys, "apikey", "list")
     assert "revoked" in listing
     assert token not in caplog.text

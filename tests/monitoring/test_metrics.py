@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.monitoring.metrics import prepare_workers
+from app.monitoring.metrics import prepare_workers, worker_metrics
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 
@@ -126,3 +129,53 @@ def test_several_workers_get_a_fresh_metrics_directory_unless_one_is_set(tmp_pat
     Path(made).rmdir()
     chosen = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     assert prepare_workers(4, chosen) == str(tmp_path)
+
+
+def test_the_metrics_directory_a_server_made_goes_when_it_stops(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    with worker_metrics(2, environ) as made:
+        assert made is not None and Path(made).is_dir()
+        (Path(made) / "counter_1.db").write_bytes(b"x")
+    assert not Path(made).exists()
+    assert environ == {}
+
+    chosen = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with worker_metrics(2, chosen):
+        pass
+    assert tmp_path.is_dir() and chosen == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+
+def test_serve_with_two_workers_leaves_no_metrics_directory(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(TMPDIR=str(temp), DATABASE_URL=url, LOG_LEVEL="warning")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cli = [sys.executable, "-m", "app.cli"]
+    subprocess.run([*cli, "migrate"], env=env, cwd=tmp_path, check=True, timeout=60)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*cli, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "the server exited"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        assert [p.name.startswith("insitechart-metrics-") for p in temp.iterdir()] == [True]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert list(temp.iterdir()) == []

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.monitoring.sql import SqlStats, fingerprint
+from app.monitoring.sql import SLOW_SQL_MAX_CHARS, SqlStats, fingerprint
 from tests.conftest import serve
 from tests.monitoring.conftest import Records
 
@@ -64,3 +68,57 @@ async def test_slow_statement_is_logged_with_its_fingerprint_not_its_literals(
     assert not any("secret" in p or "12345" in p for p in prints)
     assert all(line["duration_ms"] > 0 for line in lines)
     assert slowest["SELECT ? AS s, ? AS n"].count == 1
+
+
+@pytest.fixture
+def sql_caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog on `insitechart.sql`, which does not propagate to the root logger."""
+    logger = logging.getLogger("insitechart.sql")
+    previous = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(previous)
+
+
+async def test_cache_warming_statements_are_not_slow_sql_warnings(
+    db: Database, settings: Settings, sql_caplog: pytest.LogCaptureFixture
+) -> None:
+    every_statement_slow = {
+        "trace_slow_sql_ms": 1e-6,
+        "cache_warm_on_start": True,
+        "log_level": "info",
+    }
+    app = create_app(settings.model_copy(update=every_statement_slow))
+    async with serve(app):
+        await asyncio.wait_for(app.state.warmer.warmed.wait(), timeout=30)
+        database: Database = app.state.resources.db
+        async with database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1 AS asked_by_a_client"))
+
+    warnings = [r.getMessage() for r in sql_caplog.records if r.levelno >= logging.INFO]
+    background = [r for r in sql_caplog.records if "(cache warming)" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert re.fullmatch(r"slow SQL [\d.]+ ms: SELECT \? AS asked_by_a_client", warnings[0])
+    assert background and {r.levelno for r in background} == {logging.DEBUG}
+
+
+async def test_slow_sql_lines_are_cut_to_a_bounded_length(
+    db: Database, settings: Settings, sql_caplog: pytest.LogCaptureFixture
+) -> None:
+    columns = ", ".join(f"{i} AS column_number_{i}" for i in range(100))
+    app = create_app(settings.model_copy(update={"trace_slow_sql_ms": 1e-6}))
+    async with serve(app):
+        database: Database = app.state.resources.db
+        async with database.engine.connect() as conn:
+            await conn.execute(text(f"SELECT {columns}"))
+
+    [line] = [r for r in sql_caplog.records if "column_number_0" in r.getMessage()]
+    full = fingerprint(f"SELECT {columns}")
+    assert len(full) > 2000
+    assert len(line.getMessage()) <= SLOW_SQL_MAX_CHARS + 60
+    assert line.getMessage().endswith(f"... ({len(full)} chars)")
+    assert len(line.data["fingerprint"]) <= SLOW_SQL_MAX_CHARS + 20  # type: ignore[attr-defined]

@@ -162,6 +162,8 @@ async def test_an_ingest_through_the_cli_reaches_subscribers_through_redis(
     monkeypatch.setenv("DATABASE_URL", shared.database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("REALTIME_CHANNEL_PREFIX", shared.realtime_channel_prefix)
+    # The test's cache namespace, deleted after the run (the default one would stay in Redis).
+    monkeypatch.setenv("CACHE_NAMESPACE", shared.cache_namespace)
     get_settings.cache_clear()
     try:
         async with live_server(shared) as server, ws_client(server) as ws:
