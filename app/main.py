@@ -48,8 +48,7 @@ def start_warming(resources: Resources) -> Warmer | None:
 
 
 async def readiness(resources: Resources) -> dict[str, str]:
-    """ "ready", "degraded" (Redis down: served from the database, budgets in-process) or
-    "unavailable" (the database is unreachable)."""
+    """The readiness body: ready, degraded (Redis down) or unavailable (no database)."""
     try:
         await resources.db.ping(timeout_s=2.0)
     except Exception as exc:
