@@ -250,9 +250,10 @@ class RedisBackend:
 
     async def unsubscribe(self, channel: str) -> None:
         self._confirmed.pop(channel, None)
-        self._pending.discard(channel)
-        if channel in self.pubsub.channels:
-            await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
+        if channel in self._pending:
+            self._pending.discard(channel)  # never subscribed on Redis
+            return
+        await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
 
     async def _subscribe(self, *channels: str) -> bool:
         await self.pubsub.subscribe(*channels)

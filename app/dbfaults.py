@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
@@ -34,6 +35,8 @@ class DatabaseFault(Exception):
         super().__init__(message)
         self.code = code
         self.retry_after_s = RETRY_AFTER_S.get(code, 1)
+        # What a split batch had committed before the fault (its hooks must still run).
+        self.stored: list[Any] = []
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from app.config import Settings
-from app.dbfaults import as_fault
+from app.dbfaults import DatabaseFault, as_fault
 from app.models import MentionSource, Stock
 from app.resources import Resources
 from app.sentiment import score_text
@@ -219,7 +219,11 @@ async def ingest(
         seen.add((m.source, m.external_id))
         rows.append(_row(m, stock_id))
         origins.append((index, m))
-    written = await write_rows(resources.db, rows, resources.settings.ingest_retry_attempts)
+    try:
+        written = await write_rows(resources.db, rows, resources.settings.ingest_retry_attempts)
+    except DatabaseFault as fault:
+        await resources.mentions_stored(fault.stored)  # committed halves of a split batch
+        raise
     result.stored = written.stored
     for position, state in written.refused:
         index, m = origins[position]

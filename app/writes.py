@@ -68,6 +68,9 @@ async def write_rows(db: Database, rows: Sequence[dict[str, Any]], attempts: int
         start, stop = pending.pop()
         try:
             written.stored += await _with_retries(db, ordered[start:stop], attempts)
+        except DatabaseFault as fault:
+            fault.stored = written.stored
+            raise
         except Exception as exc:
             if classify(exc) != REFUSED:
                 raise

@@ -88,3 +88,21 @@ async def test_many_local_subscribers_share_one_backend_subscription(
         got = await asyncio.gather(one.get(), two.get(), three.get())
         assert list(got) == [("m:A", b"x")] * 3
     assert broker.channels == frozenset()
+
+
+async def test_the_last_local_subscriber_leaving_unsubscribes_on_redis(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    b = create_broker(redis_url, prefix=prefix)
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        async with b.subscribe(["m:A"], queue_size=3):
+            await wait_for(lambda: b.is_live("m:A"))
+            assert (await admin.pubsub_numsub(prefix + "m:A"))[0][1] == 1
+        for _ in range(50):
+            if (await admin.pubsub_numsub(prefix + "m:A"))[0][1] == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert (await admin.pubsub_numsub(prefix + "m:A"))[0][1] == 0
+    finally:
+        await admin.aclose()
+        await b.close()

@@ -23,13 +23,17 @@ from app.timeutil import utcnow
 from app.writes import write_rows
 from tests.factories.stocks import make_stock
 
+# Writers that wait for each other in turn may wait a while on a busy machine: a lock wait is
+# not what these tests are about, a deadlock is.
+PATIENT = {"db_pool_size": 20, "statement_timeout_ms": 0, "limits_execution_timeout_s": 60}
+
 
 @pytest.fixture
 async def resources(db: Database, settings: Settings) -> AsyncIterator[Resources]:
     async with db.sessionmaker.begin() as session:
         for symbol in ("AAPL", "TSLA", "MSFT"):
             await make_stock(session, symbol)
-    res = Resources.open(settings.model_copy(update={"db_pool_size": 20}))
+    res = Resources.open(settings.model_copy(update=PATIENT))
     try:
         yield res
     finally:
@@ -148,11 +152,14 @@ async def test_overlapping_row_writes_take_their_locks_in_one_order_and_never_de
         for i in range(200)
     ]
     rng = random.Random(1616)
-    await warm_pool(db, 12)  # so that all writers start together, none waiting for a connection
+    await warm_pool(resources.db, 12)  # all writers start together, none waits for a connection
     async with slow_inserts(db):
         async with asyncio.timeout(60):
             results = await asyncio.gather(
-                *(write_rows(db, rng.sample(rows, len(rows)), attempts=1) for _ in range(12))
+                *(
+                    write_rows(resources.db, rng.sample(rows, len(rows)), attempts=1)
+                    for _ in range(12)
+                )
             )
     assert sum(len(w.stored) for w in results) == 200
     assert await stored(db) == (200, 200, 200)

@@ -74,4 +74,5 @@ async def test_a_locked_table_answers_timeout_and_frees_the_connection(
     assert waiting == 0  # the server cancelled the SQL; nothing still waits on the lock
     assert in_use == 0  # and every connection went back to the pool
     assert after.status_code == 200 and after.json()["data"]["stocks"]["nodes"][0]["symbol"]
-    assert logs.tracebacks() == 0 and len(logs.lines()) <= 3
+    # One line per failing operation, plus perhaps the count an earlier burst left unlogged.
+    assert logs.tracebacks() == 0 and len(logs.lines()) <= 4

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import orjson
+import redis.asyncio as redis
 from sqlalchemy import func, select
 
 from app.apikeys import create_key
@@ -21,7 +23,7 @@ from tests.conftest import serve
 from tests.factories.stocks import make_stock
 from tests.faults.conftest import app_logs
 from tests.faults.services import RedisServer
-from tests.liveserver import live_server, receive, subscribe, ws_client
+from tests.liveserver import live_server, receive, subscribe, wait_for, ws_client
 
 ONE_STOCK = '{ stock(symbol: "AAPL") { symbol name } }'
 
@@ -151,3 +153,29 @@ async def test_subscribing_while_redis_is_down_works_locally_and_leaks_no_addres
     assert message["type"] == "next", message
     assert message["payload"]["data"]["mentionAdded"]["stock"] == {"symbol": "AAPL"}
     assert str(private_redis.port) not in orjson.dumps(message).decode()
+
+
+async def test_pub_sub_resumes_after_redis_restarts_without_resubscribing(
+    private_redis: RedisServer,
+) -> None:
+    from app.broker import create_broker
+
+    broker = create_broker(private_redis.url, prefix="t:")
+    other = redis.Redis.from_url(private_redis.url)
+    try:
+        async with broker.subscribe(["m:A"], queue_size=100) as sub:
+            await wait_for(lambda: broker.is_live("m:A"))
+            private_redis.kill()
+            await asyncio.sleep(0.3)
+            await private_redis.start()  # the same port, no subscriptions
+            received = None
+            for _ in range(50):  # another worker publishes until this one hears it
+                with contextlib.suppress(redis.ConnectionError):
+                    await other.publish("t:m:A", b"hello")
+                with contextlib.suppress(TimeoutError):
+                    received = await asyncio.wait_for(sub.get(), 0.2)
+                    break
+    finally:
+        await other.aclose()
+        await broker.close()
+    assert received == ("m:A", b"hello")

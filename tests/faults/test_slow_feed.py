@@ -15,9 +15,15 @@ from app.timeutil import utcnow
 from tests.factories.stocks import make_stock
 from tests.liveserver import live_server, receive, subscribe, wait_for, ws_client
 
+# A fragment keeps a document off the multiplexer: it runs once per connection.
+ALONE = """subscription Alone($symbols: [String!]!) {
+  ... on Subscription { mentionAdded(symbols: $symbols) { id text } }
+}"""
 
+
+@pytest.mark.parametrize("shared", [True, False], ids=["multiplexed", "alone"])
 async def test_a_feed_more_events_behind_than_it_holds_closes_its_subscribers_with_4008(
-    db: Database, settings: Settings, operations: dict[str, str]
+    db: Database, settings: Settings, operations: dict[str, str], shared: bool
 ) -> None:
     async with db.sessionmaker.begin() as session:
         await make_stock(session, "AAPL")
@@ -25,9 +31,11 @@ async def test_a_feed_more_events_behind_than_it_holds_closes_its_subscribers_wi
     # The feed's queue holds max(REALTIME_QUEUE_SIZE, 4 x INGEST_MAX_BATCH) = 4 events.
     tiny = settings.model_copy(update={"realtime_queue_size": 1, "ingest_max_batch": 1})
     async with live_server(tiny) as server, ws_client(server, {"apiKey": reader}) as ws:
-        await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
+        document = operations["LiveMentions"] if shared else ALONE
+        await subscribe(ws, "m", document, {"symbols": ["AAPL"]})
         broker = server.resources.broker
         await wait_for(lambda: broker.is_live(mention_channel("AAPL")))
+        assert len(server.app.state.multiplexer.feeds) == (1 if shared else 0)
         stored = await ingest(
             server.resources, [MentionIn("NEWS", "x1", "$AAPL up", utcnow(), symbol="AAPL")]
         )
