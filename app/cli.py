@@ -55,6 +55,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         proxy_headers=True,
         ws_per_message_deflate=settings.realtime_ws_deflate,
+        ws_max_size=settings.ws_max_message_bytes,  # 1009 "message too big" past it
+        server_header=False,  # no "server: uvicorn" banner
+        log_config=None if settings.is_production else uvicorn.config.LOGGING_CONFIG,
     )
     return 0
 

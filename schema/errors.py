@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("insitechart.errors")
+SUGGESTION = re.compile(r"[\s;,]*Did you mean\b.*\Z", re.DOTALL)
 
 
 class ApiError(Exception):
@@ -97,3 +99,9 @@ def request_error_code(error: GraphQLError) -> str:
     if error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+def strip_suggestions(error: GraphQLError) -> None:
+    """Drop graphql-core's "Did you mean ...?" hints, which map the schema for a caller."""
+    if "Did you mean" in error.message:
+        error.message = SUGGESTION.sub("", error.message).rstrip() or "invalid document"
