@@ -2,7 +2,9 @@
 
 The requested cost is taken before execution (refused with MAX_COST_EXCEEDED over the limit, or
 THROTTLED with HTTP 429 and Retry-After when the bucket is short); once the operation has run, the
-difference between requested and actual cost is given back, as Shopify does.
+difference between requested and actual cost is given back, as Shopify does. A request refused or
+failed before, by or during execution is charged at least one point, so repeating it meets the
+budget (THROTTLED, 429) even though none of it ran.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class CostBudget(SchemaExtension):
         self.actual = 0
         self.decision: Decision | None = None
         self.rate: Rate | None = None
+        self.charged = 0
 
     def _principal(self) -> Principal | None:
         principal = getattr(self.execution_context.context, "principal", None)
@@ -46,6 +49,38 @@ class CostBudget(SchemaExtension):
 
     def _refuse(self, error: GraphQLError) -> None:
         self.execution_context.result = ExecutionResult(data=None, errors=[error])
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except GraphQLError:
+            # A limit refused the document while parsing: no result exists yet.
+            throttled = await self._charge_failure()
+            if throttled is not None:
+                raise throttled from None
+            raise
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        throttled = await self._charge_failure()
+        if throttled is not None:
+            result.data, result.errors = None, [throttled]
+
+    async def _charge_failure(self) -> GraphQLError | None:
+        """Charge a refused or failed operation one point; THROTTLED when none is left."""
+        if self.charged >= 1 or (self.decision is not None and not self.decision.allowed):
+            return None  # paid already, or refused by the budget itself
+        principal = self._principal()
+        buckets = self._buckets()
+        if principal is None or buckets is None:
+            return None
+        self.rate = self.rate or tier_rate(self.settings, principal.tier)
+        decision = await buckets.take(principal.client_id, 1 - self.charged, self.rate)
+        if decision.allowed:
+            self.charged = 1
+            return None
+        self.requested = max(self.requested, 1)
+        return self._throttled(decision)
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -90,6 +125,7 @@ class CostBudget(SchemaExtension):
             self._throttle(self.decision)
             yield
             return
+        self.charged = self.requested
         yield
         result = context.result
         self.actual = analysis.actual(operation, getattr(result, "data", None))
@@ -98,14 +134,19 @@ class CostBudget(SchemaExtension):
         refund = self.requested - self.actual
         if refund > 0:
             self.decision = await buckets.take(principal.client_id, -refund, self.rate)
+            self.charged = self.actual
 
     def _throttle(self, decision: Decision) -> None:
+        self._refuse(self._throttled(decision))
+
+    def _throttled(self, decision: Decision) -> GraphQLError:
+        """The THROTTLED error, with HTTP 429 and Retry-After on the response."""
         message, extensions = throttled_refusal(self.requested, decision)
-        self._refuse(GraphQLError(message, extensions=extensions))
         response = getattr(self.execution_context.context, "response", None)
         if response is not None:
             response.status_code = 429
             response.headers["Retry-After"] = str(decision.retry_after_s)
+        return GraphQLError(message, extensions=extensions)
 
     async def get_results(self) -> dict[str, Any]:
         principal = self._principal()
