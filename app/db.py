@@ -44,7 +44,9 @@ class Database:
 
 def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": False}
+    # hide_parameters: SQLAlchemy's error messages otherwise carry every bound value (a whole
+    # ingest batch of client text) into logs and tracebacks.
+    kwargs: dict[str, Any] = {"pool_pre_ping": False, "hide_parameters": True}
     if url.get_backend_name() == "postgresql":
         kwargs.update(
             pool_size=settings.db_pool_size,

@@ -19,6 +19,7 @@ from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
+from app.security_headers import SecurityHeaders
 from app.wire import ExposeWire
 from loaders.warming import Warmer
 from schema import build_schema
@@ -65,7 +66,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await warmer.stop()
             await resources.close()
 
-    app = FastAPI(title="InsiteChart", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="InsiteChart",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
 
     async def context_getter(connection: HTTPConnection) -> Context:
         try:
@@ -96,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_tokens=settings.limits_max_tokens,
         timeout_s=settings.limits_execution_timeout_s,
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ExposeWire)  # outermost: it must see the server's own `send`
     app.state.ws_limits = router.limits
     app.state.multiplexer = router.multiplexer

@@ -30,6 +30,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
+from app.text import utf8_size
 
 TOKENS_ABORT = "Document contains more than"
 
@@ -267,7 +268,7 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query is not None:
-            size = len(context.query.encode("utf-8"))
+            size = utf8_size(context.query)  # a lone surrogate must not raise here
             if size > self.limits.max_document_bytes:
                 raise limit_error(
                     "DOCUMENT_TOO_LARGE",

@@ -17,9 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from graphql import GraphQLFormattedError
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -31,6 +33,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from app.broker import SlowConsumer
 from app.config import Settings
@@ -40,6 +44,7 @@ from schema.admission import Admitted, SyntaxRefusal, admit
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.context import Context
 from schema.cost import CostAnalysis, select_operation
+from schema.http_errors import coded_http_error
 from schema.limits import StaticLimits, parse_document
 from schema.multiplex import END, ERROR, Multiplexer, live_field, next_message
 
@@ -279,6 +284,21 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class LiveRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = LiveHandler
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # A request error (nothing executed): GraphQL over HTTP leaves `data` out.
+            response.pop("data", None)
+        return response
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            raise coded_http_error(exc, request.method) from None
 
     def __init__(self, settings: Settings, schema: BaseSchema, **kwargs: Any) -> None:
         super().__init__(
