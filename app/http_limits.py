@@ -142,7 +142,12 @@ class GraphQLHTTPRules:
                 accepted=["application/json"],
             )
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_body_bytes
+        ):
             raise self._too_large(int(declared))
         body = await self._read(receive)
         check_body(body)

@@ -90,6 +90,10 @@ async def server(database_url: str) -> AsyncIterator[Server]:
         "CACHE_WARM_ON_START": "false",
         "CACHE_WARM_INTERVAL_S": "0",
         "METRICS_TOKEN": METRICS_TOKEN,
+        # Room for the property test's hundreds of requests from one address; the budget's own
+        # rules are tested in-process (test_refusals_cost.py, test_websocket_budget.py).
+        "BUDGET_ANONYMOUS_CAPACITY": "1000000",
+        "BUDGET_ANONYMOUS_RESTORE_PER_S": "100000",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
