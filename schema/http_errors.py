@@ -23,4 +23,5 @@ def coded_http_error(exc: HTTPException, method: str) -> GraphQLHTTPError:
         return GraphQLHTTPError(400, "BAD_REQUEST", reason, field="operationName")
     if exc.status_code == 405:
         return GraphQLHTTPError(405, "METHOD_NOT_ALLOWED", reason, headers={"Allow": "GET, POST"})
-    return GraphQLHTTPError(exc.status_code, "BAD_REQUEST", reason)
+    code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+    return GraphQLHTTPError(exc.status_code, code, reason)
