@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +29,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger("insitechart.errors")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ALLOWED_METHODS = ("GET", "HEAD", "POST")
 PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight", "graphql-preflight")
@@ -56,6 +59,16 @@ class GraphQLHTTPError(Exception):
 async def graphql_http_error_handler(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, GraphQLHTTPError)
     return exc.response()
+
+
+async def internal_error_handler(_: Request, exc: Exception) -> Response:
+    """Anything unexpected outside GraphQL execution: masked, with an id that is in the log."""
+    error_id = uuid.uuid4().hex[:16]
+    log.error("unhandled error %s", error_id, exc_info=exc)
+    refusal = GraphQLHTTPError(
+        500, "INTERNAL_SERVER_ERROR", "Internal server error", errorId=error_id
+    )
+    return refusal.response()
 
 
 def wants_graphql_response(headers: Headers) -> bool:

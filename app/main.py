@@ -13,7 +13,12 @@ from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
 from app.config import Settings, get_settings
-from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
+from app.http_limits import (
+    GraphQLHTTPError,
+    GraphQLHTTPRules,
+    graphql_http_error_handler,
+    internal_error_handler,
+)
 from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The HTTP rules are added last, so they run first: a refused request never reaches the
     # response cache.
     app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)
     app.add_middleware(
         GraphQLHTTPRules,
         path="/graphql",
