@@ -35,7 +35,9 @@ from schema.prescan import over_token_limit
 
 TOKENS_ABORT = "Document contains more than"
 REFUSALS_KEPT = 256  # refused documents remembered (the parse cache keeps accepted ones)
-_refusals: dict[tuple[str, int, int | None], GraphQLError] = {}
+# Message and extensions only: an exception would keep its traceback's frames, and with them the
+# request's context and loaders, alive.
+_refusals: dict[tuple[str, int, int | None], tuple[str, dict[str, Any] | None]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +228,14 @@ def parse_document(query: str, max_tokens: int, max_selections: int | None = Non
     key = (query, max_tokens, max_selections)
     refused = _refusals.get(key)
     if refused is not None:
-        raise GraphQLError(refused.message, extensions=refused.extensions)
+        message, extensions = refused
+        raise GraphQLError(message, extensions=extensions)
     try:
         return _parse_document(query, max_tokens, max_selections)
     except GraphQLSyntaxError:
         raise
     except GraphQLError as exc:
-        _refusals[key] = exc
+        _refusals[key] = (exc.message, exc.extensions)
         if len(_refusals) > REFUSALS_KEPT:
             del _refusals[next(iter(_refusals))]
         raise
