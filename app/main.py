@@ -19,6 +19,7 @@ from app.http_limits import (
     graphql_http_error_handler,
     internal_error_handler,
 )
+from app.known_refusals import KnownRefusals
 from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
@@ -31,6 +32,7 @@ from schema import build_schema
 from schema.auth import Unauthenticated
 from schema.context import Context
 from schema.live import LiveRouter
+from schema.refusals import known_refusal
 
 log = logging.getLogger("insitechart.app")
 
@@ -98,6 +100,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router, prefix="/graphql")
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
+    # Documents refused already (or over the size or token limit) are answered before the
+    # response cache and GraphQL build anything for them.
+    app.add_middleware(
+        KnownRefusals,
+        path="/graphql",
+        settings=settings,
+        check=known_refusal(
+            settings.limits_max_document_bytes,
+            settings.limits_max_tokens,
+            settings.limits_max_selections,
+        ),
+    )
     # The HTTP rules are added last, so they run first: a refused request never reaches the
     # response cache.
     app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)

@@ -31,13 +31,10 @@ from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
 from app.text import utf8_size
+from schema import refusals
 from schema.prescan import over_token_limit
 
 TOKENS_ABORT = "Document contains more than"
-REFUSALS_KEPT = 256  # refused documents remembered (the parse cache keeps accepted ones)
-# Message and extensions only: an exception would keep its traceback's frames, and with them the
-# request's context and loaders, alive.
-_refusals: dict[tuple[str, int, int | None], tuple[str, dict[str, Any] | None]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +223,7 @@ def parse_document(query: str, max_tokens: int, max_selections: int | None = Non
     dictionary look-up, not another parse.
     """
     key = (query, max_tokens, max_selections)
-    refused = _refusals.get(key)
+    refused = refusals.recall(key)
     if refused is not None:
         message, extensions = refused
         raise GraphQLError(message, extensions=extensions)
@@ -235,9 +232,7 @@ def parse_document(query: str, max_tokens: int, max_selections: int | None = Non
     except GraphQLSyntaxError:
         raise
     except GraphQLError as exc:
-        _refusals[key] = (exc.message, exc.extensions)
-        if len(_refusals) > REFUSALS_KEPT:
-            del _refusals[next(iter(_refusals))]
+        refusals.remember(key, exc.message, exc.extensions)
         raise
 
 
