@@ -4,7 +4,8 @@ The requested cost is taken before execution (refused with MAX_COST_EXCEEDED ove
 THROTTLED with HTTP 429 and Retry-After when the bucket is short); once the operation has run, the
 difference between requested and actual cost is given back, as Shopify does. A request refused or
 failed before, by or during execution is charged at least one point, so repeating it meets the
-budget (THROTTLED, 429) even though none of it ran.
+budget (THROTTLED, 429) even though none of it ran; a document refused before execution is charged
+one point more per TOKENS_PER_POINT tokens, the parse it cost.
 """
 
 from __future__ import annotations
@@ -27,7 +28,18 @@ from app.ratelimit import (
 )
 from schema.auth import Principal
 from schema.cost import CostAnalysis, select_operation
+from schema.prescan import count_tokens
 from schema.scopes import first_missing
+
+TOKENS_PER_POINT = 100
+
+
+def refusal_cost(query: str | None) -> int:
+    """Points a document refused before execution costs: one, and one per 100 of its tokens."""
+    if not query:
+        return 1
+    tokens, _ = count_tokens(query)
+    return 1 + tokens // TOKENS_PER_POINT
 
 
 class CostBudget(SchemaExtension):
@@ -75,11 +87,13 @@ class CostBudget(SchemaExtension):
         if principal is None or buckets is None:
             return None
         self.rate = self.rate or tier_rate(self.settings, principal.tier)
-        decision = await buckets.take(principal.client_id, 1 - self.charged, self.rate)
+        # Refused before execution (parse, limits, validation, scopes, cost): charged its parse.
+        cost = refusal_cost(self.execution_context.query) if self.decision is None else 1
+        decision = await buckets.take(principal.client_id, cost - self.charged, self.rate)
         if decision.allowed:
-            self.charged = 1
+            self.charged = cost
             return None
-        self.requested = max(self.requested, 1)
+        self.requested = max(self.requested, cost)
         return self._throttled(decision)
 
     async def on_execute(self) -> AsyncIterator[None]:

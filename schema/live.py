@@ -42,6 +42,7 @@ from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_
 from app.wire import Wire
 from schema.admission import Admitted, SyntaxRefusal, admit
 from schema.auth import Unauthenticated, bearer_token, identify
+from schema.budget import refusal_cost
 from schema.context import Context
 from schema.cost import CostAnalysis, select_operation
 from schema.http_errors import coded_http_error
@@ -94,6 +95,12 @@ def init_token(payload: dict[str, Any]) -> str | None:
     if not isinstance(header, str):
         raise Unauthenticated("Authorization must be 'Bearer <api key>'")
     return bearer_token(header)
+
+
+def query_of(message: SubscribeMessage) -> str | None:
+    payload: Any = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    return query if isinstance(query, str) else None
 
 
 class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -176,11 +183,11 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 settings.is_production,
             )
         except SyntaxRefusal as exc:
-            await self._charge_refusal()
+            await self._charge_refusal(refusal_cost(query_of(message)))
             await self._close(BAD_REQUEST_CLOSE, str(exc))
             return
         if not isinstance(verdict, Admitted):
-            await self._refuse(operation_id, verdict)
+            await self._refuse(operation_id, verdict, refusal_cost(query_of(message)))
             return
         admitted = Operation(
             self, operation_id, verdict.query, verdict.variables, verdict.operation_name
@@ -189,20 +196,22 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         admitted.task.add_done_callback(self._task_done)
         self.operations[operation_id] = admitted
 
-    async def _refuse(self, operation_id: str, errors: list[GraphQLFormattedError]) -> None:
-        """Answer a refused subscribe with an `error` message, charged one point."""
-        throttled = await self._charge_refusal()
+    async def _refuse(
+        self, operation_id: str, errors: list[GraphQLFormattedError], cost: int = 1
+    ) -> None:
+        """Answer a refused subscribe with an `error` message, charged `cost` points."""
+        throttled = await self._charge_refusal(cost)
         payload = [throttled] if throttled is not None else errors
         await self.send_message({"id": operation_id, "type": "error", "payload": payload})
 
-    async def _charge_refusal(self) -> GraphQLFormattedError | None:
-        """Charge a refused operation one point; THROTTLED once the budget has none left."""
+    async def _charge_refusal(self, cost: int = 1) -> GraphQLFormattedError | None:
+        """Charge a refused operation; THROTTLED once the budget has not enough left."""
         context = self.context
         rate = tier_rate(context.resources.settings, context.principal.tier)
-        decision = await context.resources.buckets.take(context.principal.client_id, 1, rate)
+        decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
         if decision.allowed:
             return None
-        message, extensions = throttled_refusal(1, decision, "subscription")
+        message, extensions = throttled_refusal(cost, decision, "subscription")
         return {"message": message, "extensions": extensions}
 
     async def _charge(self, operation: Operation[Context, None]) -> GraphQLFormattedError | None:

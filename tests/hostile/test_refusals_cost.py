@@ -7,11 +7,13 @@ import pytest
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from schema.budget import refusal_cost
 from tests.conftest import serve
 from tests.hostile.attacks import duplicated_fields, fragment_bomb
 
-# Room for one operation of cost 11 (`first: 0` is costed as the default list size).
-TIGHT = {"budget_anonymous_capacity": 12, "budget_anonymous_restore_per_s": 0.01}
+# Room for one refusal of any of them (490 fields cost 16 points: one per 100 tokens), and for one
+# operation of cost 11 (`first: 0` is costed as the default list size).
+TIGHT = {"budget_anonymous_capacity": 40, "budget_anonymous_restore_per_s": 0.01}
 
 
 @pytest.mark.parametrize(
@@ -32,9 +34,23 @@ async def test_repeating_a_refused_request_meets_the_budget(
 ) -> None:
     async with serve(create_app(settings.model_copy(update=TIGHT))) as client:
         seen = []
-        for _ in range(13):
+        for _ in range(41):
             response = await client.post("/graphql", json={"query": query})
             seen.append((response.status_code, response.json()["errors"][0]["extensions"]["code"]))
     assert seen[0][1] == code
     assert seen[-1] == (429, "THROTTLED")
     assert {c for _, c in seen} == {code, "THROTTLED"}
+
+
+async def test_a_refused_document_is_charged_its_parse(db: Database, settings: Settings) -> None:
+    """Varied documents (a cache sees each once) cost one point per 100 tokens more."""
+    cost = refusal_cost(duplicated_fields())
+    assert cost > 10
+    update = {"budget_anonymous_capacity": 3 * cost, "budget_anonymous_restore_per_s": 0.01}
+    async with serve(create_app(settings.model_copy(update=update))) as client:
+        seen = []
+        for n in range(4):
+            query = f"{duplicated_fields()} # {n}"
+            response = await client.post("/graphql", json={"query": query})
+            seen.append((response.status_code, response.json()["errors"][0]["extensions"]["code"]))
+    assert seen == [(200, "MAX_SELECTIONS_EXCEEDED")] * 3 + [(429, "THROTTLED")]

@@ -7,6 +7,7 @@ import orjson
 
 from app.config import Settings
 from app.db import Database
+from schema.budget import refusal_cost
 from tests.factories.stocks import make_stock
 from tests.hostile.attacks import codes, fragment_bomb, subscribe, ws_session
 from tests.liveserver import live_server
@@ -17,8 +18,10 @@ LIVE = "subscription Live($s: [String!]!) { mentionAdded(symbols: $s) { id } }"
 async def test_repeated_refused_subscribes_meet_the_budget(
     db: Database, settings: Settings
 ) -> None:
+    cost = refusal_cost(fragment_bomb())  # one point, and one per 100 tokens
+    assert cost > 1
     tight = settings.model_copy(
-        update={"budget_anonymous_capacity": 3, "budget_anonymous_restore_per_s": 0.01}
+        update={"budget_anonymous_capacity": 3 * cost, "budget_anonymous_restore_per_s": 0.01}
     )
     async with live_server(tight) as server, ws_session(server.ws_url) as ws:
         seen = [(await subscribe(ws, str(i), {"query": fragment_bomb()})) for i in range(4)]
