@@ -76,10 +76,14 @@ def configure_logging(settings: Settings) -> None:
         top.handlers[:] = [h for h in top.handlers if not getattr(h, "insitechart", False)]
         handler.insitechart = True  # type: ignore[attr-defined]
         top.addHandler(handler)
-        top.setLevel(max(logging.getLevelName(settings.log_level.upper()), logging.INFO))
+        # Libraries speak at WARNING and above (httpx alone logs every upstream request at INFO);
+        # uvicorn keeps its start-up and access lines at LOG_LEVEL.
+        level = logging.getLevelName(settings.log_level.upper())
+        top.setLevel(max(level, logging.WARNING))
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).handlers[:] = []
             logging.getLogger(name).propagate = True
+            logging.getLogger(name).setLevel(level)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
     root = logging.getLogger("insitechart")

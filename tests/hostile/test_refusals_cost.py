@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from app.config import Settings
@@ -43,14 +45,15 @@ async def test_repeating_a_refused_request_meets_the_budget(
 
 
 async def test_a_refused_document_is_charged_its_parse(db: Database, settings: Settings) -> None:
-    """Varied documents (a cache sees each once) cost one point per 100 tokens more."""
+    """Varied documents (a cache sees each once) cost one point per 100 tokens more; a
+    remembered refusal is answered for one point (uuid: none of these was refused before)."""
     cost = refusal_cost(duplicated_fields())
     assert cost > 10
     update = {"budget_anonymous_capacity": 3 * cost, "budget_anonymous_restore_per_s": 0.01}
     async with serve(create_app(settings.model_copy(update=update))) as client:
         seen = []
         for n in range(4):
-            query = f"{duplicated_fields()} # {n}"
+            query = f"{duplicated_fields()} # {uuid.uuid4()} {n}"
             response = await client.post("/graphql", json={"query": query})
             seen.append((response.status_code, response.json()["errors"][0]["extensions"]["code"]))
     assert seen == [(200, "MAX_SELECTIONS_EXCEEDED")] * 3 + [(429, "THROTTLED")]
