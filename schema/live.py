@@ -189,12 +189,12 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if not isinstance(verdict, Admitted):
             await self._refuse(operation_id, verdict, refusal_cost(query_of(message)))
             return
-        admitted = Operation(
+        operation = Operation(
             self, operation_id, verdict.query, verdict.variables, verdict.operation_name
         )
-        admitted.task = asyncio.create_task(self.run_operation(admitted))
-        admitted.task.add_done_callback(self._task_done)
-        self.operations[operation_id] = admitted
+        operation.task = asyncio.create_task(self.run_operation(operation))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[operation_id] = operation
 
     async def _refuse(
         self, operation_id: str, errors: list[GraphQLFormattedError], cost: int = 1
