@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+import logging
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -14,8 +14,10 @@ from app import cli_seed
 from app.cli_errors import CliError, ExitCode, fail
 from app.config import Settings, get_settings
 from app.db import DatabaseUnavailable, check_database, create_database
+from app.logging import configure_logging
 from app.monitoring.metrics import worker_metrics
 
+log = logging.getLogger("insitechart.cli")
 Command = Callable[[argparse.Namespace, Settings], int]
 MAX_WORKERS = 64
 
@@ -95,11 +97,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.migrate import RUN_MIGRATE
 
     ensure_database(settings)
-    print(f"database: {settings.database_url_safe}", file=sys.stderr)
+    # Through the app's logging: in production these are JSON lines like every other.
+    configure_logging(settings)
+    log.info("database: %s", settings.database_url_safe)
     problem = migration_problem(settings)
     if problem is not None:
-        print(f"insitechart: warning: {problem}; {RUN_MIGRATE} (/readyz answers 503 until then)",
-              file=sys.stderr)  # fmt: skip
+        log.warning("%s; %s (/readyz answers 503 until then)", problem, RUN_MIGRATE)
     workers = args.workers if args.workers is not None else settings.workers
     with worker_metrics(workers):  # one /metrics summed over the workers
         uvicorn.run(
@@ -111,6 +114,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level=settings.log_level,
             proxy_headers=True,
             ws_per_message_deflate=settings.realtime_ws_deflate,
+            ws_max_size=settings.ws_max_message_bytes,  # 1009 "message too big" past it
+            server_header=False,  # no "server: uvicorn" banner
+            log_config=None if settings.is_production else uvicorn.config.LOGGING_CONFIG,
         )
     return 0
 

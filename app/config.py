@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production"] = Field(
         default="development",
         description=(
-            'production turns off GraphiQL, introspection and "Did you mean" hints, logs JSON and '
+            'production turns off GraphiQL, introspection, /openapi.json and every "Did you mean" '
+            "hint, protects /metrics (METRICS_TOKEN), logs one bounded JSON line per event and "
             "keeps the anonymous budget at its production default"
         ),
     )
@@ -687,6 +688,33 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_database_url_is_the_default(cls, value: Any) -> Any:
         return default_database_url() if value == "" else value
+
+    # --- hostile input ---
+    ws_max_message_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=16_777_216,
+        description="Largest WebSocket message accepted, in bytes; larger ones close the socket "
+        "with 1009 (uvicorn's ws_max_size).",
+    )
+    realtime_max_operations_per_connection: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Operations one WebSocket may run at once; one more is refused with "
+        "TOO_MANY_OPERATIONS.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for; in production /metrics answers 404 "
+        "without one configured.",
+    )
+    log_max_line_chars: int = Field(
+        default=4000,
+        ge=200,
+        le=1_000_000,
+        description="Longest JSON log line, in characters; longer messages and tracebacks are cut.",
+    )
 
     @field_validator("database_url")
     @classmethod

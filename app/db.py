@@ -60,7 +60,12 @@ def create_database(settings: Settings) -> Database:
         default_sqlite_path().parent.mkdir(parents=True, exist_ok=True)
     # A pre-ping notices a connection the server dropped (a restart) before a request uses it,
     # so the pool heals by itself instead of failing one request per dead connection.
-    kwargs: dict[str, Any] = {"pool_pre_ping": settings.db_pool_pre_ping}
+    # hide_parameters: SQLAlchemy's error messages otherwise carry every bound value (a whole
+    # ingest batch of client text) into logs and tracebacks.
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": settings.db_pool_pre_ping,
+        "hide_parameters": True,
+    }
     if url.get_backend_name() == "postgresql":
         kwargs.update(
             pool_size=settings.db_pool_size,

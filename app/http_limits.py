@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,13 +21,17 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.text import unencodable_path
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger("insitechart.errors")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+ALLOWED_METHODS = ("GET", "HEAD", "POST")
 PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight", "graphql-preflight")
 
 
@@ -53,6 +59,16 @@ class GraphQLHTTPError(Exception):
 async def graphql_http_error_handler(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, GraphQLHTTPError)
     return exc.response()
+
+
+async def internal_error_handler(_: Request, exc: Exception) -> Response:
+    """Anything unexpected outside GraphQL execution: masked, with an id that is in the log."""
+    error_id = uuid.uuid4().hex[:16]
+    log.error("unhandled error %s", error_id, exc_info=exc)
+    refusal = GraphQLHTTPError(
+        500, "INTERNAL_SERVER_ERROR", "Internal server error", errorId=error_id
+    )
+    return refusal.response()
 
 
 def wants_graphql_response(headers: Headers) -> bool:
@@ -88,6 +104,13 @@ class GraphQLHTTPRules:
             return
         headers = Headers(scope=scope)
         try:
+            if scope["method"] not in ALLOWED_METHODS:
+                raise GraphQLHTTPError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    f"{scope['method'][:16]} is not supported; send GET (queries) or POST",
+                    headers={"Allow": "GET, POST"},
+                )
             if scope["method"] == "POST":
                 receive = await self._check_post(headers, receive)
             elif scope["method"] == "GET":
@@ -132,7 +155,12 @@ class GraphQLHTTPRules:
                 accepted=["application/json"],
             )
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_body_bytes
+        ):
             raise self._too_large(int(declared))
         body = await self._read(receive)
         check_body(body)
@@ -165,8 +193,9 @@ class GraphQLHTTPRules:
     def _check_get(self, scope: Scope, headers: Headers) -> None:
         params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         query = params.get("query", [None])[0]
-        if query is None:
+        if query is None and "extensions" not in params:
             return  # GraphiQL's page, or Strawberry's own "no query" error
+        # A persisted query's hash alone executes too: it needs the preflight header as well.
         if not any(name in headers for name in PREFLIGHT_HEADERS):
             raise GraphQLHTTPError(
                 400,
@@ -174,14 +203,28 @@ class GraphQLHTTPRules:
                 "GET operations need a non-simple header such as 'apollo-require-preflight: 1' "
                 "or 'x-apollo-operation-name', so a browser cannot send them cross-site",
             )
+        for field in ("variables", "extensions"):
+            raw = params.get(field, [None])[0]
+            try:
+                value = json.loads(raw) if raw is not None else None
+            except (ValueError, RecursionError):
+                continue  # Strawberry reports JSON it cannot read
+            check_text({field: value})
         name = params.get("operationName", [None])[0]
-        if operation_type(query, name, self.max_tokens) is OperationType.MUTATION:
-            raise GraphQLHTTPError(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "mutations are only accepted over POST",
-                headers={"Allow": "POST"},
-            )
+        if (
+            query is not None
+            and operation_type(query, name, self.max_tokens) is OperationType.MUTATION
+        ):
+            raise mutation_over_get()
+
+
+def mutation_over_get() -> GraphQLHTTPError:
+    return GraphQLHTTPError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        "mutations are only accepted over POST",
+        headers={"Allow": "POST"},
+    )
 
 
 def check_body(body: bytes) -> None:
@@ -189,7 +232,11 @@ def check_body(body: bytes) -> None:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise GraphQLHTTPError(
-            400, "MALFORMED_JSON", f"the request body is not valid JSON: {exc}"
+            400, "MALFORMED_JSON", f"the request body is not valid JSON: {str(exc)[:200]}"
+        ) from None
+    except RecursionError:
+        raise GraphQLHTTPError(
+            400, "MALFORMED_JSON", "the request body nests too deeply to be read"
         ) from None
     if isinstance(data, list):
         raise GraphQLHTTPError(
@@ -214,6 +261,25 @@ def check_body(body: bytes) -> None:
     # An automatic persisted query may send its hash alone (app/response_cache.py resolves it).
     if not isinstance(query, str) and not (persisted and query is None):
         raise GraphQLHTTPError(400, "BAD_REQUEST", "'query' must be a string", field="query")
+    name = data.get("operationName")
+    if name is not None and not isinstance(name, str):
+        raise GraphQLHTTPError(
+            400, "BAD_REQUEST", "'operationName' must be a string", field="operationName"
+        )
+    check_text(data)
+
+
+def check_text(request: dict[str, Any]) -> None:
+    """Refuse a request whose query, operationName or variables hold a lone surrogate."""
+    for field in ("query", "operationName", "variables", "extensions"):
+        found = unencodable_path(request.get(field), field)
+        if found is not None:
+            raise GraphQLHTTPError(
+                400,
+                "BAD_USER_INPUT",
+                f"{found}: holds a lone surrogate, which is not text",
+                field=found,
+            )
 
 
 def operation_type(query: str, name: str | None, max_tokens: int) -> OperationType | None:

@@ -15,13 +15,20 @@ from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.dbfaults import LogLimiter
 from app.graphiql import mount_graphiql_assets
-from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
+from app.http_limits import (
+    GraphQLHTTPError,
+    GraphQLHTTPRules,
+    graphql_http_error_handler,
+    internal_error_handler,
+)
+from app.known_refusals import KnownRefusals
 from app.logging import configure_logging
 from app.migrate import RUN_MIGRATE, MigrationCheck
 from app.monitoring.http import metrics_endpoint
 from app.resources import Resources
 from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
+from app.security_headers import SecurityHeaders
 from app.wire import ExposeWire
 from loaders.warming import Warmer
 from schema import build_schema
@@ -29,6 +36,7 @@ from schema.auth import Unauthenticated
 from schema.context import Context
 from schema.errors import RetryLater, drop_database_fault_logs
 from schema.live import LiveRouter
+from schema.refusals import known_refusal
 
 log = logging.getLogger("insitechart.app")
 READINESS_LOG = LogLimiter(burst=1, window_s=30.0)  # a probe every few seconds must not flood
@@ -96,7 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await warmer.stop()
             await resources.close()
 
-    app = FastAPI(title="InsiteChart", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="InsiteChart",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
 
     async def context_getter(connection: HTTPConnection) -> Context:
         try:
@@ -128,9 +142,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mount_graphiql_assets(app)
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
+    # Documents refused already (or over the size or token limit) are answered before the
+    # response cache and GraphQL build anything for them.
+    app.add_middleware(
+        KnownRefusals,
+        path="/graphql",
+        settings=settings,
+        check=known_refusal(
+            settings.limits_max_document_bytes,
+            settings.limits_max_tokens,
+            settings.limits_max_selections,
+        ),
+    )
     # The HTTP rules are added last, so they run first: a refused request never reaches the
     # response cache.
     app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)
     app.add_middleware(
         GraphQLHTTPRules,
         path="/graphql",
@@ -138,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_tokens=settings.limits_max_tokens,
         timeout_s=settings.limits_execution_timeout_s,
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ExposeWire)  # outermost: it must see the server's own `send`
     app.state.ws_limits = router.limits
     app.state.multiplexer = router.multiplexer

@@ -231,7 +231,7 @@ class ResponseCache:
         if not decision.allowed:
             message, extensions = throttled_refusal(HIT_COST, decision)
             error = {"message": message, "extensions": extensions}
-            return orjson.dumps({"data": None, "errors": [error]}), decision.retry_after_s
+            return orjson.dumps({"errors": [error]}), decision.retry_after_s
         document = orjson.loads(body)
         cost = cost_report(requested, HIT_COST, rate, decision)
         document.setdefault("extensions", {})["cost"] = cost

@@ -5,19 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from schema.budget import CostBudget
 from schema.caching import CachePolicy
-from schema.errors import MaskInternalErrors
+from schema.errors import MaskInternalErrors, process_errors
 from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
 from schema.timing import instrument
 from schema.tracing import Tracing
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, with InsiteChart's handling of errors (no suggestions in production,
+    bounded logs)."""
+
+    production = False
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        process_errors(errors, self.production)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -33,7 +47,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions.insert(1, lambda: Tracing(settings=settings))
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    schema = strawberry.Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -42,6 +56,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),
     )
+    schema.production = settings.is_production
     if settings.trace_enabled:
         instrument(schema)
     return schema

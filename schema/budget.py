@@ -2,7 +2,10 @@
 
 The requested cost is taken before execution (refused with MAX_COST_EXCEEDED over the limit, or
 THROTTLED with HTTP 429 and Retry-After when the bucket is short); once the operation has run, the
-difference between requested and actual cost is given back, as Shopify does.
+difference between requested and actual cost is given back, as Shopify does. A request refused or
+failed before, by or during execution is charged at least one point, so repeating it meets the
+budget (THROTTLED, 429) even though none of it ran; a document refused before execution is charged
+one point more per TOKENS_PER_POINT tokens, the parse it cost.
 """
 
 from __future__ import annotations
@@ -25,7 +28,18 @@ from app.ratelimit import (
 )
 from schema.auth import Principal
 from schema.cost import CostAnalysis, select_operation
+from schema.prescan import count_tokens
 from schema.scopes import first_missing
+
+TOKENS_PER_POINT = 100
+
+
+def refusal_cost(query: str | None) -> int:
+    """Points a document refused before execution costs: one, and one per 100 of its tokens."""
+    if not query:
+        return 1
+    tokens, _ = count_tokens(query)
+    return 1 + tokens // TOKENS_PER_POINT
 
 
 class CostBudget(SchemaExtension):
@@ -35,6 +49,7 @@ class CostBudget(SchemaExtension):
         self.actual = 0
         self.decision: Decision | None = None
         self.rate: Rate | None = None
+        self.charged = 0
 
     def _principal(self) -> Principal | None:
         principal = getattr(self.execution_context.context, "principal", None)
@@ -46,6 +61,40 @@ class CostBudget(SchemaExtension):
 
     def _refuse(self, error: GraphQLError) -> None:
         self.execution_context.result = ExecutionResult(data=None, errors=[error])
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except GraphQLError:
+            # A limit refused the document while parsing: no result exists yet.
+            throttled = await self._charge_failure()
+            if throttled is not None:
+                raise throttled from None
+            raise
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        throttled = await self._charge_failure()
+        if throttled is not None:
+            result.data, result.errors = None, [throttled]
+
+    async def _charge_failure(self) -> GraphQLError | None:
+        """Charge a refused or failed operation one point; THROTTLED when none is left."""
+        if self.charged >= 1 or (self.decision is not None and not self.decision.allowed):
+            return None  # paid already, or refused by the budget itself
+        principal = self._principal()
+        buckets = self._buckets()
+        if principal is None or buckets is None:
+            return None
+        self.rate = self.rate or tier_rate(self.settings, principal.tier)
+        # Refused before execution (parse, limits, validation, scopes, cost): charged its parse.
+        cost = refusal_cost(self.execution_context.query) if self.decision is None else 1
+        decision = await buckets.take(principal.client_id, cost - self.charged, self.rate)
+        if decision.allowed:
+            self.charged = cost
+            return None
+        self.requested = max(self.requested, cost)
+        return self._throttled(decision, principal.tier)
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -90,6 +139,7 @@ class CostBudget(SchemaExtension):
             self._throttle(self.decision, principal.tier)
             yield
             return
+        self.charged = self.requested
         yield
         result = context.result
         self.actual = analysis.actual(operation, getattr(result, "data", None))
@@ -98,14 +148,19 @@ class CostBudget(SchemaExtension):
         refund = self.requested - self.actual
         if refund > 0:
             self.decision = await buckets.take(principal.client_id, -refund, self.rate)
+            self.charged = self.actual
 
     def _throttle(self, decision: Decision, tier: str) -> None:
+        self._refuse(self._throttled(decision, tier))
+
+    def _throttled(self, decision: Decision, tier: str) -> GraphQLError:
+        """The THROTTLED error, with HTTP 429 and Retry-After on the response."""
         message, extensions = throttled_refusal(self.requested, decision, tier=tier)
-        self._refuse(GraphQLError(message, extensions=extensions))
         response = getattr(self.execution_context.context, "response", None)
         if response is not None:
             response.status_code = 429
             response.headers["Retry-After"] = str(decision.retry_after_s)
+        return GraphQLError(message, extensions=extensions)
 
     async def get_results(self) -> dict[str, Any]:
         principal = self._principal()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,6 +13,9 @@ import orjson
 from schema.errors import BadUserInput
 
 MAX_CURSOR_LENGTH = 200
+MAX_ID = 2**63 - 1  # a PostgreSQL bigint
+# What a stock cursor may hold: a stored symbol (the symbol rule of schema/query.py).
+CURSOR_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,15}")
 
 
 def encode(kind: str, *parts: Any) -> str:
@@ -43,8 +47,16 @@ def decode_mention(field: str, cursor: str) -> tuple[datetime, int]:
         mention_id = parts[1]
     except (IndexError, TypeError, ValueError):
         raise BadUserInput(field, "is not a valid cursor") from None
-    if published_at.tzinfo is None or not isinstance(mention_id, int) or len(parts) != 2:
+    # `type(...) is int`: JSON `true` is a Python bool, which isinstance() takes for an int.
+    if published_at.tzinfo is None or type(mention_id) is not int or len(parts) != 2:
         raise BadUserInput(field, "is not a valid cursor")
+    if not 1 <= mention_id <= MAX_ID:
+        raise BadUserInput(field, "is not a valid cursor")
+    try:
+        # 0001-01-01T00:00:00+14:00 is before year 1 in UTC: no database column holds it.
+        published_at = published_at.astimezone(UTC)
+    except OverflowError:
+        raise BadUserInput(field, "is not a valid cursor") from None
     return published_at, mention_id
 
 
@@ -54,6 +66,6 @@ def encode_stock(symbol: str) -> str:
 
 def decode_stock(field: str, cursor: str) -> str:
     parts = _decode(field, cursor, "s")
-    if len(parts) != 1 or not isinstance(parts[0], str) or not parts[0]:
+    if len(parts) != 1 or not isinstance(parts[0], str) or not CURSOR_SYMBOL.fullmatch(parts[0]):
         raise BadUserInput(field, "is not a valid cursor")
     return parts[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from app.dbfaults import MESSAGES, RETRY_AFTER_S, UNAVAILABLE, LogLimiter, class
 log = logging.getLogger("insitechart.errors")
 # One limiter per process: during an outage every request fails the same way.
 FAULT_LOG = LogLimiter()
+SUGGESTION = re.compile(r"[\s;,]*Did you mean\b.*\Z", re.DOTALL)
 
 
 class ApiError(Exception):
@@ -189,3 +191,32 @@ def request_error_code(error: GraphQLError) -> str:
     if error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+def strip_suggestions(error: GraphQLError) -> None:
+    """Drop graphql-core's "Did you mean ...?" hints, which map the schema for a caller."""
+    if "Did you mean" in error.message:
+        error.message = SUGGESTION.sub("", error.message).rstrip() or "invalid document"
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    """An error the caller caused (a code other than INTERNAL_SERVER_ERROR, or a document error)."""
+    code = (error.extensions or {}).get("code")
+    if code is not None:
+        return bool(code != "INTERNAL_SERVER_ERROR")
+    original = error.original_error
+    return original is None or isinstance(original, (ApiError, GraphQLError))
+
+
+def process_errors(errors: list[GraphQLError], production: bool) -> None:
+    """In place of Strawberry's logger, which logs every error with a traceback and an excerpt.
+
+    Client errors are one short debug line each (the operation's trace line counts them by
+    code); unexpected ones are logged once, with their traceback, by MaskInternalErrors.
+    """
+    for error in errors:
+        if production:
+            strip_suggestions(error)
+        if is_client_error(error):
+            code = (error.extensions or {}).get("code") or request_error_code(error)
+            log.debug("client error %s: %s", code, error.message[:200])

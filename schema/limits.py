@@ -30,6 +30,9 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
+from app.text import utf8_size
+from schema import refusals
+from schema.prescan import over_token_limit
 
 TOKENS_ABORT = "Document contains more than"
 
@@ -212,23 +215,47 @@ def shape_rule(limits: StaticLimits) -> type[ASTValidationRule]:
     return ShapeLimits
 
 
-@lru_cache(maxsize=512)
 def parse_document(query: str, max_tokens: int, max_selections: int | None = None) -> DocumentNode:
     """Parse with a token cap; a document over it is refused with MAX_TOKENS_EXCEEDED, and one
-    whose operations select more than `max_selections` fields with MAX_SELECTIONS_EXCEEDED."""
+    whose operations select more than `max_selections` fields with MAX_SELECTIONS_EXCEEDED.
+
+    Documents are cached, and so are refusals: an attacker repeating a refused document costs a
+    dictionary look-up, not another parse.
+    """
+    key = (query, max_tokens, max_selections)
+    refused = refusals.recall(key)
+    if refused is not None:
+        message, extensions = refused
+        raise GraphQLError(message, extensions=extensions)
+    try:
+        return _parse_document(query, max_tokens, max_selections)
+    except GraphQLSyntaxError:
+        raise
+    except GraphQLError as exc:
+        refusals.remember(key, exc.message, exc.extensions)
+        raise
+
+
+@lru_cache(maxsize=512)
+def _parse_document(query: str, max_tokens: int, max_selections: int | None) -> DocumentNode:
+    found = over_token_limit(query, max_tokens)
+    if found is not None:
+        raise _too_many_tokens(max_tokens)
     try:
         document = parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
     except GraphQLSyntaxError as exc:
         if TOKENS_ABORT in exc.message:
-            raise limit_error(
-                "MAX_TOKENS_EXCEEDED",
-                f"the document has more than {max_tokens} tokens",
-                max_tokens,
-            ) from None
+            raise _too_many_tokens(max_tokens) from None
         raise
     if max_selections is not None:
         check_selections(document, max_selections)
     return document
+
+
+def _too_many_tokens(max_tokens: int) -> GraphQLError:
+    return limit_error(
+        "MAX_TOKENS_EXCEEDED", f"the document has more than {max_tokens} tokens", max_tokens
+    )
 
 
 def check_selections(document: DocumentNode, limit: int) -> None:
@@ -267,7 +294,7 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query is not None:
-            size = len(context.query.encode("utf-8"))
+            size = utf8_size(context.query)  # a lone surrogate must not raise here
             if size > self.limits.max_document_bytes:
                 raise limit_error(
                     "DOCUMENT_TOO_LARGE",

@@ -18,9 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, GraphQLFormattedError, parse
-from starlette.websockets import WebSocketDisconnect
+from cross_web import HTTPException
+from graphql import GraphQLFormattedError
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -30,21 +32,29 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     ErrorMessage,
+    SubscribeMessage,
 )
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from app.broker import SlowConsumer
 from app.config import Settings
 from app.graphiql import graphiql_page
 from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_rate
 from app.wire import Wire
+from schema.admission import Admitted, SyntaxRefusal, admit
 from schema.auth import Unauthenticated, bearer_token, identify
+from schema.budget import refusal_cost
 from schema.context import Context
 from schema.cost import CostAnalysis, select_operation
 from schema.errors import RetryLater
+from schema.http_errors import coded_http_error
+from schema.limits import StaticLimits, parse_document
 from schema.multiplex import END, ERROR, Multiplexer, live_field, next_message
 
 log = logging.getLogger("insitechart.live")
 
+BAD_REQUEST_CLOSE = 4400
 FORBIDDEN_CLOSE = 4403
 TOO_MANY_CLOSE = 4429
 SLOW_CONSUMER_CLOSE = 4008
@@ -89,6 +99,12 @@ def init_token(payload: dict[str, Any]) -> str | None:
     if not isinstance(header, str):
         raise Unauthenticated("Authorization must be 'Bearer <api key>'")
     return bearer_token(header)
+
+
+def query_of(message: SubscribeMessage) -> str | None:
+    payload: Any = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    return query if isinstance(query, str) else None
 
 
 class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -145,18 +161,75 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # Closed by the slow-consumer rule, or by the client, mid-send.
             self.operations.pop(operation.id, None)
 
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """Check a subscribe as HTTP checks a request, before it runs; refusals have codes."""
+        operation_id = message.get("id")
+        if not isinstance(operation_id, str):
+            await self._close(BAD_REQUEST_CLOSE, "the operation id must be a string")
+            return
+        if not self.connection_acknowledged or operation_id in self.operations:
+            await super().handle_subscribe(message)  # the protocol's 4401 / 4409
+            return
+        settings = self.context.resources.settings
+        limit = settings.realtime_max_operations_per_connection
+        if len(self.operations) >= limit:
+            refusal: GraphQLFormattedError = {
+                "message": f"this connection already runs {limit} operations, the limit",
+                "extensions": {"code": "TOO_MANY_OPERATIONS", "limit": limit},
+            }
+            await self._refuse(operation_id, [refusal])
+            return
+        try:
+            verdict = admit(
+                self.schema._schema,  # type: ignore[attr-defined]
+                StaticLimits.from_settings(settings),
+                message.get("payload"),
+                settings.is_production,
+            )
+        except SyntaxRefusal as exc:
+            await self._charge_refusal(refusal_cost(query_of(message)))
+            await self._close(BAD_REQUEST_CLOSE, str(exc))
+            return
+        if not isinstance(verdict, Admitted):
+            await self._refuse(operation_id, verdict, refusal_cost(query_of(message)))
+            return
+        operation = Operation(
+            self, operation_id, verdict.query, verdict.variables, verdict.operation_name
+        )
+        operation.task = asyncio.create_task(self.run_operation(operation))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[operation_id] = operation
+
+    async def _refuse(
+        self, operation_id: str, errors: list[GraphQLFormattedError], cost: int = 1
+    ) -> None:
+        """Answer a refused subscribe with an `error` message, charged `cost` points."""
+        throttled = await self._charge_refusal(cost)
+        payload = [throttled] if throttled is not None else errors
+        await self.send_message({"id": operation_id, "type": "error", "payload": payload})
+
+    async def _charge_refusal(self, cost: int = 1) -> GraphQLFormattedError | None:
+        """Charge a refused operation; THROTTLED once the budget has not enough left."""
+        context = self.context
+        rate = tier_rate(context.resources.settings, context.principal.tier)
+        decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
+        if decision.allowed:
+            return None
+        message, extensions = throttled_refusal(cost, decision, "subscription")
+        return {"message": message, "extensions": extensions}
+
     async def _charge(self, operation: Operation[Context, None]) -> GraphQLFormattedError | None:
         """Charge a subscription's cost to the client's budget once, when it subscribes.
 
         Its events are pushed by the server, so they are not charged one by one; the query cost
-        bounds what one event may ask for. The refusal's codes are those of HTTP requests.
+        bounds what one event may ask for. The refusal's codes are those of HTTP requests; a
+        refused subscription is charged one point.
         """
         context = self.context
         settings = context.resources.settings
-        try:
-            document = parse(operation.query)
-        except GraphQLError:
-            return None  # the protocol handler reports the syntax error itself
+        limits = StaticLimits.from_settings(settings)
+        # Admitted already: this parse is the cached one, within the limits.
+        document = parse_document(operation.query, limits.max_tokens, limits.max_selections)
         selected = select_operation(document, operation.operation_name)
         if selected is None:
             return None
@@ -169,6 +242,9 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
         rate = tier_rate(settings, context.principal.tier)
         limit = cost_limit(settings, rate)
         if cost > limit:
+            throttled = await self._charge_refusal()
+            if throttled is not None:
+                return throttled
             message, extensions = max_cost_refusal(cost, limit)
             return {"message": message, "extensions": extensions}
         decision = await context.resources.buckets.take(context.principal.client_id, cost, rate)
@@ -231,6 +307,21 @@ class LiveRouter(GraphQLRouter[Context, None]):
     def graphql_ide_html(self) -> str:
         """GraphiQL with its assets served by this app (app/graphiql.py), never from a CDN."""
         return graphiql_page()
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # A request error (nothing executed): GraphQL over HTTP leaves `data` out.
+            response.pop("data", None)
+        return response
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            raise coded_http_error(exc, request.method) from None
 
     def __init__(self, settings: Settings, schema: BaseSchema, **kwargs: Any) -> None:
         super().__init__(

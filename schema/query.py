@@ -6,6 +6,7 @@ import re
 
 import strawberry
 
+from app.text import has_lone_surrogate
 from loaders import StockPageKey, TrendingKey
 from schema import cursors
 from schema.admin import ServerStats, server_stats
@@ -24,10 +25,12 @@ MAX_SYMBOLS = 100
 MAX_SEARCH = 64
 MAX_SECTOR = 100
 SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,15}")
+ID = re.compile(r"[0-9]{1,18}")  # re's [0-9] is ASCII only; 18 digits stay below 2^63
 
 
 def normalize_symbol(field: str, symbol: str) -> str:
-    value = symbol.strip().upper()
+    # ASCII first: str.upper() maps some letters outside it onto ASCII ones (U+017F -> "S").
+    value = symbol.strip().upper() if symbol.isascii() else ""
     if not SYMBOL.fullmatch(value):
         raise BadUserInput(
             field,
@@ -37,10 +40,22 @@ def normalize_symbol(field: str, symbol: str) -> str:
     return value
 
 
-def check_length(field: str, value: str, limit: int) -> str:
+def check_text(field: str, value: str, limit: int) -> str:
+    """A string argument fit for SQL: at most `limit` characters, no NUL, no lone surrogate."""
     if len(value) > limit:
         raise BadUserInput(field, f"is longer than {limit} characters", maxLength=limit)
+    if "\x00" in value:
+        raise BadUserInput(field, "must not contain the NUL character")
+    if has_lone_surrogate(value):
+        raise BadUserInput(field, "holds a lone surrogate, which is not text")
     return value
+
+
+def parse_id(field: str, value: str) -> int:
+    """A database id from an ID argument: 1 to 18 ASCII digits (str.isdigit takes "²", "١٢٣")."""
+    if not ID.fullmatch(value):
+        raise BadUserInput(field, "is not a mention id: 1 to 18 digits 0-9")
+    return int(value)
 
 
 @strawberry.type
@@ -63,8 +78,8 @@ class Query:
         key = StockPageKey(
             first=first,
             after_symbol=cursors.decode_stock("after", after) if after is not None else None,
-            sector=check_length("sector", sector, MAX_SECTOR) if sector is not None else None,
-            search=check_length("search", search, MAX_SEARCH) if search else None,
+            sector=check_text("sector", sector, MAX_SECTOR) if sector is not None else None,
+            search=check_text("search", search, MAX_SEARCH) if search else None,
         )
         return StockConnection.from_page(await info.context.loaders.stock_page.load(key))
 
@@ -98,7 +113,5 @@ class Query:
 
     @strawberry.field(description="A mention by id; null when unknown.")
     async def mention(self, info: strawberry.Info[Context], id: strawberry.ID) -> Mention | None:
-        if not str(id).isdigit() or len(str(id)) > 18:
-            raise BadUserInput("id", "is not a mention id")
-        row = await info.context.loaders.mention_by_id.load(int(id))
+        row = await info.context.loaders.mention_by_id.load(parse_id("id", str(id)))
         return Mention.from_row(row) if row is not None else None

@@ -44,7 +44,14 @@ class LiveServer:
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws_max_queue=4
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        ws_max_queue=4,
+        ws_max_size=settings.ws_max_message_bytes,
+        server_header=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, MutableMapping
@@ -23,6 +24,7 @@ SQL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 COST_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 OTHER = "other"
+OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")  # a GraphQL Name, 64 characters at most
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -159,9 +161,10 @@ class Metrics:
             registry=registry,
         )
 
-    def operation_label(self, name: str) -> str:
+    def operation_label(self, name: object) -> str:
         """Bound the label's cardinality: clients choose operation names."""
-        name = name[:64]
+        if not isinstance(name, str) or not OPERATION_NAME.fullmatch(name):
+            return OTHER  # not a GraphQL name: never a label of its own
         if name in self._operations:
             return name
         if len(self._operations) >= self.max_operations:

@@ -27,7 +27,7 @@ class Backoff:
 def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unreadable."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, int("²") fails
         return float(value)
     try:
         when = parsedate_to_datetime(value)
