@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.http_limits import GraphQLHTTPError, GraphQLHTTPRules, graphql_http_error_handler
 from app.logging import configure_logging
 from app.monitoring.http import metrics_endpoint
+from app.partition_task import PartitionKeeper
 from app.resources import Resources
 from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
@@ -56,11 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resources.monitor.start()
         warmer = start_warming(resources)
         app.state.warmer = warmer
+        keeper = PartitionKeeper(resources.db, settings)
+        keeper.start()
         log.info("started with database %s", settings.database_url_safe)
         try:
             with tuned_gc(settings):
                 yield
         finally:
+            await keeper.stop()
             if warmer is not None:
                 await warmer.stop()
             await resources.close()

@@ -122,13 +122,16 @@ def settings(database_url: str) -> Settings:
         log_level="warning",
         cache_warm_on_start=False,
         cache_warm_interval_s=0,
+        mentions_partition_maintenance_s=0,
     )
 
 
 async def empty_tables(db: Database) -> None:
     async with db.engine.begin() as conn:
         if db.dialect == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            # mention_keys: the partitioned schema's idempotency keys (migration 0003).
+            tables = ", ".join((*TABLES, "mention_keys"))
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         else:
             for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))
