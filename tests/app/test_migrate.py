@@ -60,7 +60,7 @@ def _expected(change: Any) -> bool:
         return _of_partitioning(obj.name)
     if kind == "remove_index":
         return _of_partitioning(obj.table.name)
-    return kind == "add_constraint" and obj.name == "uq_mentions_source_external_id"
+    return bool(kind == "add_constraint" and obj.name == "uq_mentions_source_external_id")
 
 
 def _schema(connection: Connection) -> dict[str, Any]:
