@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.warmer = warmer
         keeper = PartitionKeeper(resources.db, settings)
         keeper.start()
+        if resources.replicas is not None:
+            resources.replicas.start()
         log.info("started with database %s", settings.database_url_safe)
         try:
             with tuned_gc(settings):

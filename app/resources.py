@@ -13,6 +13,7 @@ from app.db import Database, create_database
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
+from app.replicas import ReplicaSet
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -31,6 +32,8 @@ class Resources:
     buckets: Buckets = field(default_factory=MemoryBuckets)
     broker: Broker = field(default_factory=lambda: create_broker(None, ""))
     monitor: Monitor | None = None
+    # The read replicas (DATABASE_REPLICA_URLS) and their health; None reads the primary only.
+    replicas: ReplicaSet | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -44,6 +47,10 @@ class Resources:
             broker=create_broker(settings.redis_url, settings.realtime_channel_prefix),
             monitor=monitor,
         )
+        if settings.database_replica_urls:
+            resources.replicas = ReplicaSet.open(settings, db)
+            # First: once the write is committed, this process reads it from the primary.
+            resources.after_write.append(resources.replicas.wrote)
         if settings.cache_enabled:
             resources.cache = build_cache(settings)
             resources.after_write.append(invalidate_stored(resources.cache))
@@ -52,6 +59,10 @@ class Resources:
 
         resources.after_write.append(event_publisher(resources.db, resources.broker))
         return resources
+
+    def reader(self) -> Database:
+        """Where a request's loaders read: a healthy replica, else the primary."""
+        return self.replicas.reader() if self.replicas is not None else self.db
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -71,4 +82,6 @@ class Resources:
         if self.monitor is not None:
             await self.monitor.close()
         await self.broker.close()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.db.dispose()
