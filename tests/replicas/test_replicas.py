@@ -23,10 +23,10 @@ from app.ingest import MentionIn, ingest
 from app.main import create_app
 from app.resources import Resources
 from app.timeutil import utcnow
+from bench.pgcluster import Pair
 from tests.conftest import graphql, serve
 from tests.factories.mentions import make_mentions
 from tests.factories.stocks import make_stock
-from tests.replicas.cluster import Pair
 
 DETAIL = """
 query {
