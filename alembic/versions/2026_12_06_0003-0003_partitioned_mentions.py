@@ -100,6 +100,9 @@ def upgrade() -> None:
     interval = settings.mentions_partition_interval
     conn = op.get_bind()
     op.execute("SET LOCAL timezone = 'UTC'")
+    # Writers wait until the copy is done (readers go on): a mention committed after the last
+    # batch would otherwise be dropped with the old table.
+    op.execute("LOCK TABLE mentions IN SHARE MODE")
     op.execute(
         "CREATE TABLE mention_keys (source varchar(16) NOT NULL, "
         "external_id varchar(128) NOT NULL, id bigint NOT NULL, "
@@ -126,11 +129,16 @@ def upgrade() -> None:
     # Indexes after the copy: built once per partition instead of maintained row by row.
     op.execute("ALTER TABLE mentions ADD CONSTRAINT pk_mentions PRIMARY KEY (id, published_at)")
     _indexes("mentions")
+    # Autovacuum never analyzes a partitioned parent: without this, plans over the whole table
+    # guess its size.
+    op.execute("ANALYZE mentions")
+    op.execute("ANALYZE mention_keys")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("LOCK TABLE mentions IN SHARE MODE")
     op.execute(f"CREATE TABLE mentions_flat ({TABLE_BODY})")
     _copy("mentions", "mentions_flat", keys=False)
     op.execute("ALTER SEQUENCE mentions_id_seq OWNED BY NONE")
@@ -144,3 +152,4 @@ def downgrade() -> None:
         "UNIQUE (source, external_id)"
     )
     _indexes("mentions")
+    op.execute("ANALYZE mentions")
