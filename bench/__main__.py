@@ -89,7 +89,7 @@ def cmd_partitions(args: argparse.Namespace, config: BenchConfig) -> int:
                 Target("private primary", pair.primary.url),
                 Target("primary + replica", pair.primary.url, pair.replica.url),
             ]
-        report = asyncio.run(run(targets, args.stocks, args.per_op, args.concurrency))
+        report = asyncio.run(run(targets, args.stocks, args.per_op, args.rounds))
     finally:
         if pair is not None:
             pair.destroy()
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parts.add_argument("--stocks", type=int, default=500)
     parts.add_argument("--per-op", type=int, default=40, help="distinct requests per operation")
-    parts.add_argument("--concurrency", type=int, default=4, help="concurrent in-process clients")
+    parts.add_argument("--rounds", type=int, default=3, help="times each request is repeated")
     parts.add_argument("--replica", action="store_true", help="also a private primary + replica")
     parts.add_argument("--out", type=Path, help="where to save the JSON report")
     parts.set_defaults(handler=cmd_partitions)

@@ -1,15 +1,17 @@
 """`python -m bench partitions`: the reference mix on an unpartitioned and a partitioned copy of the
 bench database in one run, and on a private primary with and without a streaming replica.
 
-Each target runs the same deterministic requests in-process with no cache (every request runs its
-SQL): p50/p95 per operation, statements per operation, and the shared buffers (hit + read) the
-plans of those statements touch, from `EXPLAIN (ANALYZE, BUFFERS)` of one request per operation.
+Every target runs the same deterministic requests in-process with no cache (every request runs its
+SQL), one request at a time and each request on every target in turn, so the machine's load hits
+all targets alike: p50/p95 per operation, statements per operation, and the shared buffers (hit +
+read) the plans of those statements touch, from `EXPLAIN (ANALYZE, BUFFERS)` of one request each.
 A deep page (a stock's mentions after a cursor about 20 days back) shows partition pruning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Iterator
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import orjson
+from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -95,8 +99,8 @@ async def buffers(settings: Settings, statements: list[tuple[Engine, str, Any]])
     return total
 
 
-async def measure(target: Target, reqs: list[Request], concurrency: int) -> dict[str, Any]:
-    settings = bench_settings(
+def target_settings(target: Target) -> Settings:
+    return bench_settings(
         Settings(
             database_url=target.url,
             database_replica_urls=[target.replica_url] if target.replica_url else [],
@@ -110,52 +114,68 @@ async def measure(target: Target, reqs: list[Request], concurrency: int) -> dict
             trace_sql_plans=False,  # no background EXPLAIN competing with the measured requests
         )
     )
-    app = create_app(settings)
-    timings: dict[str, list[float]] = {}
+
+
+async def healthy(app: FastAPI, label: str) -> None:
+    resources: Resources = app.state.resources
+    if resources.replicas is None:
+        return
+    for _ in range(100):
+        await resources.replicas.check()
+        if all(r.healthy for r in resources.replicas.replicas):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the replica of {label} never became healthy")
+
+
+async def profile(target: Target, client: httpx.AsyncClient, reqs: list[Request]) -> dict[str, Any]:
+    """Statements, plan buffers and the servers used, of one request per operation."""
+    firsts: dict[str, Request] = {}
+    for r in reqs:
+        firsts.setdefault(r.name, r)
     per_op: dict[str, dict[str, Any]] = {}
-    async with in_process(app) as client:
-        resources: Resources = app.state.resources
-        if resources.replicas is not None:
-            for _ in range(100):
-                await resources.replicas.check()
-                if all(r.healthy for r in resources.replicas.replicas):
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError(f"replica of {target.label} never became healthy")
-        firsts: dict[str, Request] = {}
-        for r in reqs:  # warm each shape, and keep one request per operation for the plans
-            firsts.setdefault(r.name, r)
-            await execute(client, r)
-        for name, r in firsts.items():
-            with captured() as log:
-                body = await execute(client, r)
-            if "errors" in body:
-                raise RuntimeError(f"{name} on {target.label}: {body['errors'][0]}")
-            servers = sorted({e.url.port or 5432 for e, _, _ in log})
-            per_op[name] = {
-                "statements": len(log),
-                "buffers": await buffers(settings, log),
-                "ports": servers,
-            }
-        queue = list(reqs) * 3
-        started = time.perf_counter()
+    for name, r in firsts.items():
+        with captured() as log:
+            body = await execute(client, r)
+        if "errors" in body:
+            raise RuntimeError(f"{name} on {target.label}: {body['errors'][0]}")
+        per_op[name] = {
+            "statements": len(log),
+            "buffers": await buffers(target_settings(target), log),
+            "ports": sorted({e.url.port or 5432 for e, _, _ in log}),
+        }
+    return per_op
 
-        async def worker() -> None:
-            while queue:
-                r = queue.pop()
-                t0 = time.perf_counter()
+
+async def measure(targets: list[Target], reqs: list[Request], rounds: int) -> list[dict[str, Any]]:
+    """Each request on every target in turn, so a change in the machine's load hits all alike."""
+    apps = [create_app(target_settings(t)) for t in targets]
+    timings: list[dict[str, list[float]]] = [{} for _ in targets]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(in_process(app)) for app in apps]
+        for app, target in zip(apps, targets, strict=True):
+            await healthy(app, target.label)
+        for client in clients:  # warm every shape: parser, pool, prepared statements
+            for r in reqs:
                 await execute(client, r)
-                timings.setdefault(r.name, []).append((time.perf_counter() - t0) * 1000)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    for name, ms in timings.items():
-        ms.sort()
-        per_op[name]["p50_ms"] = round(statistics.median(ms), 2)
-        per_op[name]["p95_ms"] = round(ms[int(0.95 * (len(ms) - 1))], 2)
-        per_op[name]["n"] = len(ms)
-    return {"label": target.label, "ops": per_op, "rps": round(len(reqs) * 3 / elapsed, 1)}
+        results: list[dict[str, Any]] = [
+            {"label": t.label, "ops": await profile(t, c, reqs)}
+            for t, c in zip(targets, clients, strict=True)
+        ]
+        for _ in range(rounds):
+            for r in reqs:
+                for i, client in enumerate(clients):
+                    t0 = time.perf_counter()
+                    await execute(client, r)
+                    timings[i].setdefault(r.name, []).append((time.perf_counter() - t0) * 1000)
+    for result, per_target in zip(results, timings, strict=True):
+        for name, ms in per_target.items():
+            ms.sort()
+            op: dict[str, Any] = result["ops"][name]
+            op["p50_ms"] = round(statistics.median(ms), 2)
+            op["p95_ms"] = round(ms[int(0.95 * (len(ms) - 1))], 2)
+            op["n"] = len(ms)
+    return results
 
 
 def render(report: dict[str, Any]) -> str:
@@ -176,19 +196,16 @@ def render(report: dict[str, Any]) -> str:
                     ",".join(str(p) for p in op["ports"]),
                 ]
             )
-        rows.append([result["label"], "(all) req/s", result["rps"], "", "", "", "", ""])
     header = ["target", "operation", "p50 ms", "p95 ms", "p50 vs 1st", "stmts", "buffers", "port"]
     return table(header, rows)
 
 
-async def run(targets: list[Target], stocks: int, per_op: int, concurrency: int) -> dict[str, Any]:
+async def run(targets: list[Target], stocks: int, per_op: int, rounds: int) -> dict[str, Any]:
     reqs = requests(read_operations(), stocks, per_op)
-    results = [await measure(t, reqs, concurrency) for t in targets]
     return {
         "command": "partitions",
         "at": now_iso(),
         "machine": machine(),
-        "requests_per_target": len(reqs) * 3,
-        "concurrency": concurrency,
-        "targets": results,
+        "requests_per_target": len(reqs) * rounds,
+        "targets": await measure(targets, reqs, rounds),
     }
