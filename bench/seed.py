@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from app import migrate
 from app.config import Settings
 from app.db import create_database
+from app.partitions import is_partitioned, maintain
 from app.sentiment import score_text
+from app.timeutil import utcnow
 from bench.config import BenchConfig
 
 SECTORS = (
@@ -102,6 +104,12 @@ def _statements(size: SeedSize) -> list[str]:
         f"INSERT INTO bench_seed VALUES ({n}, {size.mentions}, {size.days}, now())",
         "ANALYZE",
     ]
+
+
+KEYS = """
+INSERT INTO mention_keys (source, external_id, id, published_at)
+SELECT source, external_id, id, published_at FROM mentions
+"""
 
 
 async def _create_database(config: BenchConfig) -> bool:
@@ -197,6 +205,19 @@ async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSiz
             )
             for statement in _statements(size):
                 await conn.execute(text(statement))
+            partitioned = await is_partitioned(conn)
+            if partitioned:  # the partitioned schema (0003): its keys, as the write path makes them
+                await conn.execute(text("TRUNCATE mention_keys"))
+                await conn.execute(text(KEYS))
+        if partitioned:
+            # The past weeks' mentions landed in the DEFAULT partition: give them partitions.
+            defaults = Settings(database_url=config.database_url)
+            await maintain(
+                db, utcnow(), defaults.mentions_partition_interval,
+                defaults.mentions_partitions_ahead, 0,
+            )  # fmt: skip
+            async with db.engine.begin() as conn:
+                await conn.execute(text("ANALYZE mentions"))
     finally:
         await db.dispose()
     if log:
