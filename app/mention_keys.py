@@ -24,14 +24,19 @@ from app.timeutil import as_utc
 # Whether an engine's database has mention_keys (PostgreSQL after migration 0003): asked once.
 _KEYED: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
-# Keys are claimed in (source, external_id) order, so two batches sharing keys cannot deadlock.
+# Ids are drawn in the batch's order (as a plain insert would: OFFSET 0 keeps that subquery
+# apart), then the keys are claimed in (source, external_id) order, so two batches sharing keys
+# cannot deadlock.
 _CLAIM = text(
     """
     INSERT INTO mention_keys (source, external_id, id, published_at)
-    SELECT u.source, u.external_id, nextval('mentions_id_seq'), u.published_at
-    FROM unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[]),
-                CAST(:published AS timestamptz[])) AS u(source, external_id, published_at)
-    ORDER BY u.source, u.external_id
+    SELECT n.source, n.external_id, n.id, n.published_at
+    FROM (SELECT u.source, u.external_id, u.published_at, nextval('mentions_id_seq') AS id
+          FROM unnest(CAST(:sources AS text[]), CAST(:external_ids AS text[]),
+                      CAST(:published AS timestamptz[]))
+               WITH ORDINALITY AS u(source, external_id, published_at, ord)
+          ORDER BY u.ord OFFSET 0) AS n
+    ORDER BY n.source, n.external_id
     ON CONFLICT DO NOTHING
     RETURNING source, external_id, id
     """
@@ -68,7 +73,7 @@ async def insert_keyed(
     )
     values = [
         {"id": ident, **{c: first[(source, ext)][c] for c in columns}}
-        for source, ext, ident in claimed
+        for source, ext, ident in sorted(claimed, key=lambda r: int(r[2]))
     ]
     if not values:
         return []

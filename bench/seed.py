@@ -106,12 +106,6 @@ def _statements(size: SeedSize) -> list[str]:
     ]
 
 
-KEYS = """
-INSERT INTO mention_keys (source, external_id, id, published_at)
-SELECT source, external_id, id, published_at FROM mentions
-"""
-
-
 async def _create_database(config: BenchConfig) -> bool:
     """Create the bench database if missing; True when it was created."""
     url = make_url(config.server_url)
@@ -203,12 +197,12 @@ async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSiz
             await conn.execute(
                 text("TRUNCATE sentiment_buckets, mentions, stocks RESTART IDENTITY CASCADE")
             )
+            if await is_partitioned(conn):
+                await conn.execute(text("TRUNCATE mention_keys"))
             for statement in _statements(size):
                 await conn.execute(text(statement))
+            # On the partitioned schema (0003) the mentions' trigger filled mention_keys.
             partitioned = await is_partitioned(conn)
-            if partitioned:  # the partitioned schema (0003): its keys, as the write path makes them
-                await conn.execute(text("TRUNCATE mention_keys"))
-                await conn.execute(text(KEYS))
         if partitioned:
             # The past weeks' mentions landed in the DEFAULT partition: give them partitions.
             defaults = Settings(database_url=config.database_url)

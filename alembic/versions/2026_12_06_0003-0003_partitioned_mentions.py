@@ -93,6 +93,22 @@ def _indexes(table: str) -> None:
     )
 
 
+# The database itself refuses a second mention with a stored key, as the unique constraint did:
+# a row whose key mention_keys does not hold for its id claims it, or fails on the key's primary
+# key. The write path claims first (app/mention_keys.py), so for it this is one index probe.
+KEY_CHECK = """
+CREATE FUNCTION mention_key_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM mention_keys k WHERE k.source = NEW.source
+                   AND k.external_id = NEW.external_id AND k.id = NEW.id) THEN
+        INSERT INTO mention_keys (source, external_id, id, published_at)
+        VALUES (NEW.source, NEW.external_id, NEW.id, NEW.published_at);
+    END IF;
+    RETURN NEW;
+END $$
+"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -129,6 +145,11 @@ def upgrade() -> None:
     # Indexes after the copy: built once per partition instead of maintained row by row.
     op.execute("ALTER TABLE mentions ADD CONSTRAINT pk_mentions PRIMARY KEY (id, published_at)")
     _indexes("mentions")
+    op.execute(KEY_CHECK)
+    op.execute(
+        "CREATE TRIGGER mentions_key_check BEFORE INSERT ON mentions "
+        "FOR EACH ROW EXECUTE FUNCTION mention_key_check()"
+    )
     # Autovacuum never analyzes a partitioned parent: without this, plans over the whole table
     # guess its size.
     op.execute("ANALYZE mentions")
@@ -143,6 +164,7 @@ def downgrade() -> None:
     _copy("mentions", "mentions_flat", keys=False)
     op.execute("ALTER SEQUENCE mentions_id_seq OWNED BY NONE")
     op.execute("DROP TABLE mentions")
+    op.execute("DROP FUNCTION mention_key_check()")
     op.execute("DROP TABLE mention_keys")
     op.execute("ALTER TABLE mentions_flat RENAME TO mentions")
     op.execute("ALTER SEQUENCE mentions_id_seq OWNED BY mentions.id")
