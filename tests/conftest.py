@@ -123,6 +123,8 @@ def settings(database_url: str) -> Settings:
         cache_warm_on_start=False,
         cache_warm_interval_s=0,
         mentions_partition_maintenance_s=0,
+        # Nor background EXPLAINs of slow statements (a loaded machine makes any statement slow).
+        trace_sql_plans=False,
     )
 
 
