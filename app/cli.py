@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_plans
 
     cli_plans.register(sub)
+    from app import cli_partitions
+
+    cli_partitions.register(sub)
     return parser
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -716,6 +717,38 @@ class Settings(BaseSettings):
         description="Longest JSON log line, in characters; longer messages and tracebacks are cut.",
     )
 
+    # --- mention partitions and read replicas ---
+    mentions_partition_interval: Literal["week", "month"] = Field(
+        default="week",
+        description="The time range of one mentions partition (PostgreSQL, partitioned schema)",
+    )
+    mentions_partitions_ahead: int = Field(
+        default=4, ge=1, le=52, description="Partitions kept created ahead of now, in intervals"
+    )
+    mentions_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Drop mention partitions entirely older than this many days; 0 keeps all",
+    )
+    mentions_partition_maintenance_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86_400,
+        description="Seconds between the app's partition maintenance passes; 0 turns it off",
+    )
+    # A comma-separated list in the environment (or a JSON array).
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Read-only PostgreSQL replicas the loaders read from (asyncpg URLs)",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0, gt=0, le=3600, description="A replica lagging more than this is skipped"
+    )
+    replica_check_interval_s: float = Field(
+        default=2.0, gt=0, le=300, description="Seconds between replica health checks"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -728,6 +761,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"DATABASE_URL driver {url.drivername!r} is not supported; use {supported}"
             )
+        return value
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _check_replica_urls(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            raise ValueError("DATABASE_REPLICA_URLS: a comma-separated list of URLs")
+        value = [str(v).strip() for v in value if str(v).strip()]
+        for item in value:
+            if make_url(item).drivername != "postgresql+asyncpg":
+                raise ValueError("DATABASE_REPLICA_URLS: each URL must be postgresql+asyncpg://")
         return value
 
     @field_validator("redis_url")

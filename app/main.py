@@ -25,6 +25,7 @@ from app.known_refusals import KnownRefusals
 from app.logging import configure_logging
 from app.migrate import RUN_MIGRATE, MigrationCheck
 from app.monitoring.http import metrics_endpoint
+from app.partition_task import PartitionKeeper
 from app.resources import Resources
 from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
@@ -95,11 +96,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resources.monitor.start()
         warmer = start_warming(resources)
         app.state.warmer = warmer
+        keeper = PartitionKeeper(resources.db, settings)
+        keeper.start()
+        if resources.replicas is not None:
+            resources.replicas.start()
         log.info("started with database %s", settings.database_url_safe)
         try:
             with tuned_gc(settings):
                 yield
         finally:
+            await keeper.stop()
             if warmer is not None:
                 await warmer.stop()
             await resources.close()

@@ -15,6 +15,7 @@ from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.redis_shared import SharedRedis
+from app.replicas import ReplicaSet
 from app.store import StoredMention
 
 log = logging.getLogger("insitechart.resources")
@@ -35,6 +36,8 @@ class Resources:
     broker: Broker = field(default_factory=lambda: create_broker(None, ""))
     monitor: Monitor | None = None
     redis: SharedRedis | None = None  # the worker's one Redis pool and breaker, when configured
+    # The read replicas (DATABASE_REPLICA_URLS) and their health; None reads the primary only.
+    replicas: ReplicaSet | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -50,6 +53,10 @@ class Resources:
             monitor=monitor,
             redis=redis,
         )
+        if settings.database_replica_urls:
+            resources.replicas = ReplicaSet.open(settings, db)
+            # First: once the write is committed, this process reads it from the primary.
+            resources.after_write.append(resources.replicas.wrote)
         if settings.cache_enabled:
             resources.cache = build_cache(settings, redis)
             resources.after_write.append(invalidate_stored(resources.cache))
@@ -58,6 +65,10 @@ class Resources:
 
         resources.after_write.append(event_publisher(resources.db, resources.broker))
         return resources
+
+    def reader(self) -> Database:
+        """Where a request's loaders read: a healthy replica, else the primary."""
+        return self.replicas.reader() if self.replicas is not None else self.db
 
     async def mentions_stored(self, stored: Sequence[StoredMention]) -> None:
         """Run the after-write hooks for committed mentions; a failing hook is logged."""
@@ -81,4 +92,6 @@ class Resources:
         await self.broker.close()
         if self.redis is not None:
             await self.redis.close()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.db.dispose()

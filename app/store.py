@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.mention_keys import insert_keyed, uses_key_table
 from app.models import Mention, SentimentBucket
 from app.sentiment import label_for
 from app.timeutil import floor_hour, utcnow
@@ -57,6 +58,13 @@ async def store_mentions(
     """
     if not rows:
         return []
+    # --- partitioned mentions (issue 20): idempotency kept by the mention_keys table ---
+    if await uses_key_table(session):
+        inserted = await insert_keyed(session, rows, MENTION_COLUMNS)
+        keyed = [StoredMention(*r) for r in inserted]
+        await roll_up(session, keyed)
+        return keyed
+    # --- end partitioned mentions ---
     table = Mention.__table__
     stmt = (
         _insert(session, table)

@@ -92,6 +92,29 @@ def cmd_cluster(args: argparse.Namespace, config: BenchConfig) -> int:
     return 0
 
 
+def cmd_partitions(args: argparse.Namespace, config: BenchConfig) -> int:
+    from bench.partition_bench import Target, render, run
+    from bench.partition_setup import prepare, replica_pair
+
+    flat, part, migrate_s = asyncio.run(prepare(config.database_url))
+    targets = [Target("unpartitioned", flat), Target("partitioned", part)]
+    pair = replica_pair(part) if args.replica else None
+    try:
+        if pair is not None:
+            targets += [
+                Target("private primary", pair.primary.url),
+                Target("primary + replica", pair.primary.url, pair.replica.url),
+            ]
+        report = asyncio.run(run(targets, args.stocks, args.per_op, args.rounds))
+    finally:
+        if pair is not None:
+            pair.destroy()
+    report["migrate_0003_s"] = migrate_s
+    print(render(report))
+    print(f"saved {save('partitions', report, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--kill-at", type=float, default=20.0, help="seconds before the kill")
     cluster.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
     cluster.set_defaults(handler=cmd_cluster)
+
+    parts = sub.add_parser(
+        "partitions", help="the mix on unpartitioned vs partitioned copies, and with a replica"
+    )
+    parts.add_argument("--stocks", type=int, default=500)
+    parts.add_argument("--per-op", type=int, default=40, help="distinct requests per operation")
+    parts.add_argument("--rounds", type=int, default=3, help="times each request is repeated")
+    parts.add_argument("--replica", action="store_true", help="also a private primary + replica")
+    parts.add_argument("--out", type=Path, help="where to save the JSON report")
+    parts.set_defaults(handler=cmd_partitions)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))
     prof.add_argument("--repeat", type=int, default=30, help="requests per operation")

@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from app import migrate
 from app.config import Settings
 from app.db import create_database
+from app.partitions import is_partitioned, maintain
 from app.sentiment import score_text
+from app.timeutil import utcnow
 from bench.config import BenchConfig
 
 SECTORS = (
@@ -207,8 +209,21 @@ async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSiz
             await conn.execute(
                 text("TRUNCATE sentiment_buckets, mentions, stocks RESTART IDENTITY CASCADE")
             )
+            if await is_partitioned(conn):
+                await conn.execute(text("TRUNCATE mention_keys"))
             for statement in _statements(size):
                 await conn.execute(text(statement))
+            # On the partitioned schema (0003) the mentions' trigger filled mention_keys.
+            partitioned = await is_partitioned(conn)
+        if partitioned:
+            # The past weeks' mentions landed in the DEFAULT partition: give them partitions.
+            defaults = Settings(database_url=config.database_url)
+            await maintain(
+                db, utcnow(), defaults.mentions_partition_interval,
+                defaults.mentions_partitions_ahead, 0,
+            )  # fmt: skip
+            async with db.engine.begin() as conn:
+                await conn.execute(text("ANALYZE mentions"))
     finally:
         await db.dispose()
     if log:

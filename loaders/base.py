@@ -45,7 +45,9 @@ class LoaderEnv:
         fresh as the event, and the naive benchmark baseline.
         """
         return cls(
-            db=resources.db,
+            # The one place loaders get their database: a request reads a healthy replica
+            # (app/replicas.py); a live event reads the primary, as fresh as the event.
+            db=resources.reader() if cached else resources.db,
             now=utcnow(),
             quotes=resources.quotes,
             cache=resources.cache if cached else None,

@@ -87,6 +87,9 @@ _PG_PAGES = text(
           AND (k.source IS NULL OR mm.source = k.source)
           AND (mm.published_at, mm.id) < (COALESCE(k.after_ts, 'infinity'::timestamptz),
                                           COALESCE(k.after_id, 9223372036854775807))
+          -- Implied by the row comparison, but only a plain bound on the partition key lets a
+          -- partitioned mentions skip the partitions newer than the cursor (docs/SCALING.md).
+          AND mm.published_at <= COALESCE(k.after_ts, 'infinity'::timestamptz)
         ORDER BY mm.published_at DESC, mm.id DESC
         LIMIT k.lim
     ) m

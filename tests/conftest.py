@@ -130,13 +130,18 @@ def settings(database_url: str) -> Settings:
         cache_warm_interval_s=0,
         cache_namespace=f"{RUN_PREFIX}-app",
         budget_key_prefix=f"{RUN_PREFIX}-app:budget:",
+        mentions_partition_maintenance_s=0,
+        # Nor background EXPLAINs of slow statements (a loaded machine makes any statement slow).
+        trace_sql_plans=False,
     )
 
 
 async def empty_tables(db: Database) -> None:
     async with db.engine.begin() as conn:
         if db.dialect == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            # mention_keys: the partitioned schema's idempotency keys (migration 0003).
+            tables = ", ".join((*TABLES, "mention_keys"))
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         else:
             for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))

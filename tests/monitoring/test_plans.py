@@ -85,6 +85,7 @@ async def test_slow_statements_get_their_plan_and_hints_in_server_stats(
         update={
             "trace_slow_sql_ms": 0.001,
             "trace_sql_large_table_rows": 1,
+            "trace_sql_plans": True,
             "cache_enabled": False,
             "cache_response_enabled": False,
         }
@@ -143,7 +144,9 @@ async def test_sql_plans_command_lists_a_running_servers_busiest_shapes(
 ) -> None:
     await make_universe(db, 3, 2)
     token, _ = await create_key(db, "ops", scopes=["read", "admin"])
-    slow = settings.model_copy(update={"trace_slow_sql_ms": 0.001, "cache_enabled": False})
+    slow = settings.model_copy(
+        update={"trace_slow_sql_ms": 0.001, "cache_enabled": False, "trace_sql_plans": True}
+    )
     async with live_server(slow) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as client:
             assert "errors" not in await post(client, operations["StockList"])
