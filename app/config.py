@@ -179,6 +179,21 @@ class Settings(BaseSettings):
     # which every ingest bumps, instead of one tag per stock (docs/CACHING.md).
     cache_response_max_tags: int = Field(default=200, ge=0, le=10_000)
 
+    # --- response compression ---
+    compress_min_bytes: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000_000,
+        description="responses of at least this many bytes are sent gzip-compressed to clients "
+        "that accept gzip; 0 compresses every response",
+    )
+    compress_level: int = Field(
+        default=5, ge=1, le=9, description="gzip level, 1 (fastest) to 9 (smallest)"
+    )
+    compress_enabled: bool = Field(
+        default=True, description="gzip responses for clients that send Accept-Encoding: gzip"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

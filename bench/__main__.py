@@ -88,6 +88,7 @@ def cmd_peers(args: argparse.Namespace, config: BenchConfig) -> int:
         stocks=size.stocks,
         only=args.only,
         peer_port=args.peer_port,
+        gzip=args.gzip,
     )
     report = run_peers(config, options)
     print(render(report))
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     peers.add_argument("--rounds", type=int, default=1, help="rounds; the median is reported")
     peers.add_argument("--only", choices=["MentionFeed", "StockList", "StockDetail"])
     peers.add_argument("--peer-port", type=int, help="PostGraphile's port (naive port + 1)")
+    peers.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip")
     peers.set_defaults(handler=cmd_peers)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))

@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvloop
 
+from bench.http1 import HttpError, Poster
 from bench.loadgen import client_for, send
 from bench.peers.operations import Operation
 from bench.stats import Samples, summarize
@@ -36,6 +38,29 @@ class CellSpec:
     stocks: int = 500
     seed: int = 1
     token: str | None = None  # an API key: InsiteChart then skips the shared response cache
+    gzip: bool = False  # ask for gzip (Accept-Encoding); the body is then not decoded
+
+
+async def send_gzip(
+    client: Poster, request: Request, token: str | None
+) -> tuple[float, str | None, str | None]:
+    """Send one operation asking for gzip; an answer is good when it is a 200 (its body is
+    compressed or small: not decoded, as a browser would decode it off the server's clock)."""
+    body = orjson.dumps({"query": request.query, "variables": request.variables})
+    headers = {"content-type": "application/json", "accept-encoding": "gzip"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    started = time.perf_counter()
+    error: str | None = None
+    reply = None
+    try:
+        reply = await client.post("/graphql", body, headers)
+        if reply.status != 200:
+            error = f"HTTP {reply.status}"
+    except HttpError as exc:
+        error = str(exc)
+    cache = reply.headers.get("x-cache") if reply is not None else None
+    return (time.perf_counter() - started) * 1000, error, cache
 
 
 async def drive(spec: CellSpec) -> dict[str, Any]:
@@ -45,19 +70,21 @@ async def drive(spec: CellSpec) -> dict[str, Any]:
     samples = Samples()
     sent = 0
 
+    send_one = send_gzip if spec.gzip else send
+
     def next_request() -> Request:
         return Request(spec.name, spec.query, op.variables(rng, spec.stocks))
 
     async with client_for(spec.url, spec.concurrency) as client:
         for _ in range(spec.warmup_requests):
-            await send(client, next_request(), spec.token)
+            await send_one(client, next_request(), spec.token)
         deadline = time.perf_counter() + spec.duration_s
 
         async def worker() -> None:
             nonlocal sent
             while sent < spec.max_requests and time.perf_counter() < deadline:
                 sent += 1
-                ms, error, cache = await send(client, next_request(), spec.token)
+                ms, error, cache = await send_one(client, next_request(), spec.token)
                 samples.add(ms, error, cache)
 
         started = time.perf_counter()

@@ -47,6 +47,7 @@ class PeersOptions:
     stocks: int = 500
     only: str | None = None
     peer_port: int | None = None  # default: the naive port + 1
+    gzip: bool = False  # send Accept-Encoding: gzip (both servers compress above ~1 KB)
 
 
 @contextmanager
@@ -75,7 +76,7 @@ def cell(server: Server, name: str, query: str, options: PeersOptions, token: st
     spec = CellSpec(
         url=server.url, name=name, query=query, concurrency=options.concurrency,
         duration_s=options.duration_s, warmup_requests=options.warmup_requests,
-        stocks=options.stocks, seed=seed, token=token,
+        stocks=options.stocks, seed=seed, token=token, gzip=options.gzip,
     )  # fmt: skip
     result = load_phase(server, spec, module="bench.peers.load")
     summary = dict(result["ops"][name])
