@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    db_pool_size: int = Field(default=32, ge=1, le=200)
-    db_max_overflow: int = Field(default=8, ge=0, le=500)
+    db_pool_size: int = Field(default=40, ge=1, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=500)
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=5000, ge=0)
     graphiql: bool | None = None
