@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.config import BenchConfig, bench_key
+from bench.peers.floor import running_floor
 from bench.peers.load import CellSpec
 from bench.peers.operations import OPERATIONS, differences, operation
 from bench.peers.postgraphile import running_postgraphile
@@ -28,13 +29,15 @@ from bench.run import load_phase
 from bench.server import Server, running
 
 # The modes in the order they run for each operation, and which server and key each uses.
-MODES = ("postgraphile", "response", "field", "none")
+MODES = ("postgraphile", "floor", "response", "field", "none")
 MODE_TITLES = {
     "postgraphile": "PostGraphile 4",
+    "floor": "bare FastAPI, same bytes",
     "response": "response cache",
     "field": "field cache only",
     "none": "no cache",
 }
+SERVER_OF = {"postgraphile": "postgraphile", "floor": "floor", "none": "uncached"}
 UNCACHED_ENV = {"CACHE_ENABLED": "false", "CACHE_RESPONSE_ENABLED": "false"}
 
 
@@ -93,14 +96,26 @@ def median_cell(results: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
+def ratio_of(cell: dict[str, Any], baseline: dict[str, Any]) -> float | None:
+    """req/s of `cell` over `baseline`'s, None when the baseline served nothing."""
+    return round(cell["rps"] / baseline["rps"], 2) if baseline.get("rps") else None
+
+
 def ratios(cells: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     """Each mode's req/s over PostGraphile's (> 1: InsiteChart serves more)."""
-    peer = cells.get("postgraphile", {}).get("rps") or 0.0
-    return {
-        mode: (round(c["rps"] / peer, 2) if peer else None)
-        for mode, c in cells.items()
-        if mode != "postgraphile"
-    }
+    peer = cells.get("postgraphile", {})
+    return {mode: ratio_of(c, peer) for mode, c in cells.items() if mode != "postgraphile"}
+
+
+def hit_bodies(server: Server, names: list[str]) -> dict[str, bytes]:
+    """Each operation's answer as an anonymous caller gets it (what a response-cache hit sends),
+    with the variables of the first request a cell sends."""
+    bodies = {}
+    for name in names:
+        op = operation(name, "app")
+        body = {"query": op.query, "variables": op.variables(random.Random(0), 500)}
+        bodies[name] = httpx.post(f"{server.url}/graphql", json=body, timeout=30).content
+    return bodies
 
 
 def compare_answers(
@@ -141,18 +156,19 @@ def run_peers(config: BenchConfig, options: PeersOptions) -> dict[str, Any]:
         }
         peer, uncached = servers["postgraphile"], servers["uncached"]
         report["answers"] = compare_answers(peer, uncached, names, token)
+        bodies = hit_bodies(servers["cached"], names)
+        servers["floor"] = stack.enter_context(running_floor(config, peer_port + 1, bodies))
         for round_ in range(options.rounds):
             for name in names:
                 for mode in MODES:
-                    server = servers[
-                        {"postgraphile": "postgraphile", "none": "uncached"}.get(mode, "cached")
-                    ]
+                    server = servers[SERVER_OF.get(mode, "cached")]
                     query = operation(name, "postgraphile" if mode == "postgraphile" else "app")
                     key = token if mode in ("field", "none") else None
                     raw[name][mode].append(cell(server, name, query.query, options, key, round_))
     cells = {n: {m: median_cell(rs) for m, rs in modes.items()} for n, modes in raw.items()}
     report["cells"] = cells
     report["vs_postgraphile"] = {n: ratios(c) for n, c in cells.items()}
+    report["hit_vs_floor"] = {n: ratio_of(c["response"], c["floor"]) for n, c in cells.items()}
     report["load_avg_at_end"] = machine()["load_avg_at_start"]
     return report
 
@@ -175,6 +191,8 @@ def render(report: dict[str, Any]) -> str:
         f"cell  rounds={options['rounds']}  {report['machine']['cpu']}  "
         f"load avg {report['machine']['load_avg_at_start']} -> {report['load_avg_at_end']}",
         table(headers, rows),
+        "response-cache hit / bare endpoint with the same bytes: "
+        + ", ".join(f"{n}={r}" for n, r in report["hit_vs_floor"].items()),
         "same answers as PostGraphile (cursors aside): "
         + ", ".join(f"{n}={'yes' if not d else d}" for n, d in report["answers"].items()),
     ])  # fmt: skip
