@@ -240,7 +240,8 @@ class ResponseCache:
         if deflated is None:
             return shared_body[:-1] + tail, []
         if not accepts_gzip(headers.get("accept-encoding", "")):
-            return shared_body[:-1] + tail, [VARY]
+            # GZipMiddleware, outside, adds the Vary header to a plain answer of this size.
+            return shared_body[:-1] + tail, []
         answer = gzip_with(deflated, tail, self.settings.compress_level)
         return answer, [VARY, (b"content-encoding", b"gzip")]
 

@@ -51,6 +51,7 @@ async def test_misses_and_hits_are_gzipped_for_clients_that_accept_it(
         assert response.headers["vary"] == "Accept-Encoding"
         assert raw_size(response) < len(response.content) // 2
     assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
     assert raw_size(plain) == len(plain.content)
     bodies = [orjson.loads(r.content) for r in (miss, hit, plain)]
     assert bodies[0]["data"] == bodies[1]["data"] == bodies[2]["data"]
