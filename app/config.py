@@ -78,10 +78,16 @@ class Settings(BaseSettings):
         default="info", description="Level of the insitechart loggers"
     )
     db_pool_size: int = Field(
-        default=10, ge=1, le=200, description="PostgreSQL connections kept per worker"
+        default=40,
+        ge=1,
+        le=200,
+        description=(
+            "PostgreSQL connections kept per worker: sized for the loader batches a burst runs at "
+            "once, so none is opened and closed again"
+        ),
     )
     db_max_overflow: int = Field(
-        default=20, ge=0, le=500, description="Extra PostgreSQL connections per worker under bursts"
+        default=0, ge=0, le=500, description="Extra PostgreSQL connections per worker under bursts"
     )
     db_pool_timeout_s: float = Field(
         default=5.0, gt=0, description="Seconds to wait for a pooled connection (and to connect)"
@@ -647,6 +653,21 @@ class Settings(BaseSettings):
             "A shared response depending on more stocks than this is invalidated by any ingest "
             "(one global tag) instead of per stock"
         ),
+    )
+
+    # --- response compression ---
+    compress_min_bytes: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000_000,
+        description="Responses of at least this many bytes are sent gzip-compressed to clients "
+        "that accept gzip; 0 compresses every response",
+    )
+    compress_level: int = Field(
+        default=5, ge=1, le=9, description="gzip level, 1 (fastest) to 9 (smallest)"
+    )
+    compress_enabled: bool = Field(
+        default=True, description="Gzip responses for clients that send Accept-Encoding: gzip"
     )
 
     # --- query plans of slow SQL ---

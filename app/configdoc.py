@@ -14,7 +14,11 @@ from app.config import Settings
 
 # (title, where the details are, name prefixes); a setting goes to the first group it matches.
 GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("Server", "docs/CLI.md", ("app_env", "host", "port", "workers", "log_level", "graphiql")),
+    (
+        "Server",
+        "docs/CLI.md",
+        ("app_env", "host", "port", "workers", "log_level", "graphiql", "compress_"),
+    ),
     ("Database", "docs/CLI.md", ("database_url", "db_", "statement_timeout_ms")),
     ("Redis and caching", "docs/CACHING.md", ("redis_url", "cache_")),
     ("Limits, cost and budgets", "docs/LIMITS.md", ("limits_", "cost_", "budget_")),

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,10 +27,16 @@ class DatabaseUnavailable(RuntimeError):
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # The same pool, in autocommit: a read of one statement needs no BEGIN/ROLLBACK round trips.
+    reader: AsyncEngine
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def read(self) -> AsyncConnection:
+        """A pooled connection for one read-only statement (SQLAlchemy Core), no transaction."""
+        return self.reader.connect()
 
     async def ping(self, timeout_s: float = 2.0) -> None:
         async def _ping() -> None:
@@ -72,6 +79,7 @@ def create_database(settings: Settings) -> Database:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
             connect_args={
+                **_ssl_args(url),
                 "timeout": settings.db_pool_timeout_s,
                 # A server that stops answering (frozen, partitioned) cannot enforce its own
                 # statement_timeout: the client gives up a second after it would have.
@@ -88,7 +96,20 @@ def create_database(settings: Settings) -> Database:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, settings)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), reader)
+
+
+LOOPBACK_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
+SSL_PARAMETERS = frozenset({"ssl", "sslmode"})
+
+
+def _ssl_args(url: URL) -> dict[str, Any]:
+    """`ssl=False` for a loopback server when the URL does not ask for SSL: asyncpg's default
+    ("prefer") spends a round trip per new connection asking a local server for TLS."""
+    if SSL_PARAMETERS & set(url.query) or url.host not in LOOPBACK_HOSTS:
+        return {}
+    return {"ssl": False}
 
 
 def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:

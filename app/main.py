@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
@@ -160,6 +161,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.limits_max_selections,
         ),
     )
+    if settings.compress_enabled:
+        # Outside the response cache, which sends its hits already compressed (Content-Encoding
+        # set: passed through); this compresses what executed and was not stored.
+        app.add_middleware(
+            GZipMiddleware,
+            minimum_size=settings.compress_min_bytes,
+            compresslevel=settings.compress_level,
+        )
     # The HTTP rules are added last, so they run first: a refused request never reaches the
     # response cache.
     app.add_exception_handler(GraphQLHTTPError, graphql_http_error_handler)

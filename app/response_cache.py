@@ -32,6 +32,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.cache import RESPONSES_TAG, Cache
+from app.compression import Deflated, accepts_gzip, deflate_head, gzip_with
 from app.config import Settings
 from app.graphql_request import GraphQLRequest, parse, read_body, replay
 from app.ratelimit import anonymous_client, cost_report, throttled_refusal, tier_rate
@@ -47,6 +48,7 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 # A document that starts with a mutation or subscription is never shared: skip the lookup.
 NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
 JSON = (b"content-type", b"application/json")
+VARY = (b"vary", b"Accept-Encoding")  # a shared response that may be sent compressed
 HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
 
 
@@ -154,7 +156,7 @@ class ResponseCache:
         )
         hit = _decode(raw)
         if hit is not None:
-            _, expires, etag, requested, operation, body = hit
+            _, expires, etag, requested, operation, body, deflated = hit
             max_age = int(expires - time.time())
             if max_age > 0:
                 cache.record("response", "hits")
@@ -167,13 +169,14 @@ class ResponseCache:
                     await _send(send, 304, b"", shared, content_type=False)
                     self._record_hit(scope, operation, started)
                     return
-                answer, retry = await self._charge_hit(scope, body, requested)
+                tail, retry = await self._charge_hit(scope, requested)
                 if retry is not None:
                     throttled = [(b"retry-after", str(retry).encode())]
-                    await _send(send, 429, answer, [*throttled, (b"cache-control", b"no-store")])
+                    await _send(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
                     self._record_hit(scope, operation, started, "THROTTLED")
                     return
-                await _send(send, 200, answer, shared)
+                answer, encoding = self._answer(body, deflated, tail, headers)
+                await _send(send, 200, answer, [*shared, *encoding])
                 self._record_hit(scope, operation, started)
                 return
         cache.record("response", "misses")
@@ -194,28 +197,58 @@ class ResponseCache:
         ):
             await recorder.flush([(b"cache-control", b"no-store")])
             return
-        shared_body, requested = _without_cost(body)
+        stripped = _without_cost(body)
+        if stripped is None:  # other extensions than the cost: not a body a hit can complete
+            await recorder.flush([(b"cache-control", b"no-store")])
+            return
+        shared_body, requested = stripped
         etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
         operation = state.get(OPERATION_STATE_KEY) or ANONYMOUS
         if len(tags) > self.settings.cache_response_max_tags:
             tags = {RESPONSES_TAG: responses_generation}
-        head = [sorted(tags.items()), time.time() + ttl, etag, requested, operation]
-        entry = orjson.dumps(head) + b"\n" + shared_body
-        await cache.backend.set_many([(key, entry, ttl)])
+        deflated = self._deflate(shared_body)
+        crc, size = (deflated.crc, deflated.size) if deflated else (None, 0)
+        head = [sorted(tags.items()), time.time() + ttl, etag, requested, operation, crc, size]
+        stored = shared_body + (deflated.data if deflated else b"")
+        await cache.backend.set_many([(key, orjson.dumps(head) + b"\n" + stored, ttl)])
         cache.record("response", "writes")
-        await recorder.flush(
-            [
-                (b"cache-control", f"public, max-age={int(ttl)}".encode()),
-                (b"etag", etag.encode()),
-                (b"x-cache", b"MISS"),
-            ]
-        )
+        headers_out = [
+            (b"cache-control", f"public, max-age={int(ttl)}".encode()),
+            (b"etag", etag.encode()),
+            (b"x-cache", b"MISS"),
+        ]
+        if deflated is not None and body.startswith(shared_body[:-1]):
+            # The caller's own body is the stored head and its cost: compress only its tail.
+            answer, encoding = self._answer(shared_body, deflated, body[size:], headers)
+            recorder.replace_body(answer)
+            headers_out += encoding
+        await recorder.flush(headers_out)
 
-    async def _charge_hit(
-        self, scope: Scope, body: bytes, requested: int
-    ) -> tuple[bytes, int | None]:
-        """Charge a hit to the caller's budget: the stored body with its own cost, or a refusal
-        with the seconds to wait (HTTP 429, Retry-After).
+    def _deflate(self, shared_body: bytes) -> Deflated | None:
+        """The stored body's head (all but its closing brace) deflated once, for gzip answers;
+        None when the body is too small to be worth compressing."""
+        settings = self.settings
+        if not settings.compress_enabled or len(shared_body) < settings.compress_min_bytes:
+            return None
+        return deflate_head(shared_body[:-1], settings.compress_level)
+
+    def _answer(
+        self, shared_body: bytes, deflated: Deflated | None, tail: bytes, headers: Headers
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """The stored body completed by `tail`: gzip when the client takes it and the entry has
+        a deflated head (only the tail is compressed here), else plain."""
+        if deflated is None:
+            return shared_body[:-1] + tail, []
+        if not accepts_gzip(headers.get("accept-encoding", "")):
+            # GZipMiddleware, outside, adds the Vary header to a plain answer of this size.
+            return shared_body[:-1] + tail, []
+        answer = gzip_with(deflated, tail, self.settings.compress_level)
+        return answer, [VARY, (b"content-encoding", b"gzip")]
+
+    async def _charge_hit(self, scope: Scope, requested: int) -> tuple[bytes, int | None]:
+        """Charge a hit to the caller's budget: the tail that completes the stored body with the
+        caller's own cost (`,"extensions":{"cost":...}}`), or a refusal with the seconds to
+        wait (HTTP 429, Retry-After).
 
         A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
         cost; a client that floods even cached operations is still throttled (429).
@@ -223,7 +256,7 @@ class ResponseCache:
         resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
         buckets = getattr(resources, "buckets", None)
         if buckets is None:
-            return body, None
+            return b"}", None
         client = scope.get("client")
         rate = tier_rate(self.settings, "anonymous")
         address = client[0] if client else "unknown"
@@ -232,39 +265,44 @@ class ResponseCache:
             message, extensions = throttled_refusal(HIT_COST, decision)
             error = {"message": message, "extensions": extensions}
             return orjson.dumps({"errors": [error]}), decision.retry_after_s
-        document = orjson.loads(body)
         cost = cost_report(requested, HIT_COST, rate, decision)
-        document.setdefault("extensions", {})["cost"] = cost
-        return orjson.dumps(document), None
+        # The stored body is `{"data":...}` with no extensions (_without_cost removed the only
+        # one): appending the tail gives the bytes orjson would give the whole document.
+        return b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}", None
 
 
-def _without_cost(body: bytes) -> tuple[bytes, int]:
-    """The body without the caller's `extensions.cost`, and the requested cost it reported."""
+def _without_cost(body: bytes) -> tuple[bytes, int] | None:
+    """The body without the caller's `extensions.cost` (`{"data":...}`), and the requested cost
+    it reported; None when it holds other extensions, which a hit could not complete."""
     document = orjson.loads(body)
-    extensions = document.get("extensions") if isinstance(document, dict) else None
-    if not isinstance(extensions, dict) or "cost" not in extensions:
-        return body, 0
-    cost = extensions.pop("cost")
-    if not extensions:
-        del document["extensions"]
+    if not isinstance(document, dict):
+        return None
+    extensions = document.pop("extensions", {})
+    cost = extensions.pop("cost", None) if isinstance(extensions, dict) else None
+    if extensions:
+        return None
     requested = cost.get("requestedQueryCost", 0) if isinstance(cost, dict) else 0
     return orjson.dumps(document), int(requested)
 
 
-Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes]
+Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes, Deflated | None]
 
 
 def _decode(raw: bytes | None) -> Entry | None:
-    """A stored entry: its tags with their generations, expiry, ETag, cost, operation and body."""
+    """A stored entry: its tags with their generations, expiry, ETag, cost, operation, body,
+    and the body's head deflated for gzip answers (None when it was too small)."""
     if raw is None:
         return None
-    head, _, body = raw.partition(b"\n")
+    head, _, stored = raw.partition(b"\n")
     try:
-        tags, expires, etag, requested, operation = orjson.loads(head)
+        tags, expires, etag, requested, operation, crc, size = orjson.loads(head)
         pairs = [(str(tag), int(generation)) for tag, generation in tags]
     except (orjson.JSONDecodeError, ValueError, TypeError):
         return None  # unreadable, or written by an older version: a miss that rewrites it
-    return pairs, float(expires), str(etag), int(requested), str(operation), body
+    body, deflated = stored, None
+    if crc is not None:
+        body, deflated = stored[: size + 1], Deflated(stored[size + 1 :], int(crc), int(size))
+    return pairs, float(expires), str(etag), int(requested), str(operation), body, deflated
 
 
 class _Recorder:
@@ -302,6 +340,15 @@ class _Recorder:
             await self.flush([])
             return
         self.done = True
+
+    def replace_body(self, body: bytes) -> None:
+        """Send `body` instead of the recorded one (its content-length follows)."""
+        if self.start is None:
+            return
+        kept = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
+        length = (b"content-length", str(len(body)).encode())
+        self.start = {**self.start, "headers": [*kept, length]}
+        self.chunks = [body]
 
     async def flush(self, extra_headers: list[tuple[bytes, bytes]]) -> None:
         if self.start is None:

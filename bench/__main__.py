@@ -1,4 +1,4 @@
-"""`python -m bench seed|run|users|soak|profile`: benchmarks against a seeded PostgreSQL."""
+"""`python -m bench seed|run|users|soak|peers|profile`: benchmarks against a seeded PostgreSQL."""
 
 from __future__ import annotations
 
@@ -115,6 +115,26 @@ def cmd_partitions(args: argparse.Namespace, config: BenchConfig) -> int:
     return 0
 
 
+def cmd_peers(args: argparse.Namespace, config: BenchConfig) -> int:
+    from bench.peers.run import PeersOptions, render, run_peers
+
+    size = asyncio.run(seed(config, SeedSize(args.stocks, args.mentions, args.days)))
+    options = PeersOptions(
+        duration_s=args.duration,
+        concurrency=args.concurrency,
+        warmup_requests=args.warmup,
+        rounds=args.rounds,
+        stocks=size.stocks,
+        only=args.only,
+        peer_port=args.peer_port,
+        gzip=args.gzip,
+    )
+    report = run_peers(config, options)
+    print(render(report))
+    print(f"saved {save('peers' + (f'-{args.only}' if args.only else ''), report, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     parts.add_argument("--replica", action="store_true", help="also a private primary + replica")
     parts.add_argument("--out", type=Path, help="where to save the JSON report")
     parts.set_defaults(handler=cmd_partitions)
+
+    peers = with_size(sub.add_parser("peers", help="cache modes against PostGraphile 4"))
+    peers.add_argument("--duration", type=float, default=8.0, help="seconds per cell")
+    peers.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    peers.add_argument("--warmup", type=int, default=50, help="requests before each cell")
+    peers.add_argument("--rounds", type=int, default=1, help="rounds; the median is reported")
+    peers.add_argument("--only", choices=["MentionFeed", "StockList", "StockDetail"])
+    peers.add_argument("--peer-port", type=int, help="PostGraphile's port (naive port + 1)")
+    peers.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip")
+    peers.set_defaults(handler=cmd_peers)
 
     prof = with_size(sub.add_parser("profile", help="where the time of each operation goes"))
     prof.add_argument("--repeat", type=int, default=30, help="requests per operation")

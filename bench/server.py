@@ -125,13 +125,23 @@ class Server:
 
 
 @contextmanager
-def running(kind: str, config: BenchConfig, workers: int, port: int) -> Iterator[Server]:
-    """A server of `kind` on 127.0.0.1:`port`, ready for requests; stopped on exit."""
+def running(
+    kind: str,
+    config: BenchConfig,
+    workers: int,
+    port: int,
+    extra_env: dict[str, str] | None = None,
+    log_name: str | None = None,
+) -> Iterator[Server]:
+    """A server of `kind` on 127.0.0.1:`port`, ready for requests; stopped on exit.
+
+    `extra_env` overrides settings of that server (e.g. `CACHE_ENABLED=false`).
+    """
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with (LOG_DIR / f"{kind}-server.log").open("wb") as log:
+    with (LOG_DIR / f"{log_name or kind}-server.log").open("wb") as log:
         process = subprocess.Popen(
             server_command(kind, config.host, port, workers),
-            env=server_env(config),
+            env={**server_env(config), **(extra_env or {})},
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=log,

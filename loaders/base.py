@@ -1,4 +1,4 @@
-"""What every loader shares: per-request environment, cache-aside, a session per batch, key SQL."""
+"""What every loader shares: per-request environment, cache-aside, a connection per batch."""
 
 from __future__ import annotations
 

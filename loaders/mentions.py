@@ -58,8 +58,8 @@ class MentionByIdLoader(Loader[int, MentionRow | None]):
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
         dialect = self.env.db.dialect
         stmt = select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
-        async with self.env.db.sessionmaker() as session:
-            found = {r.id: mention_row(r) for r in await session.execute(stmt)}
+        async with self.env.db.read() as conn:
+            found = {r.id: mention_row(r) for r in await conn.execute(stmt)}
         return [found.get(k) for k in keys]
 
 
@@ -177,8 +177,8 @@ class MentionPageLoader(Loader[MentionPageKey, MentionPage]):
     async def load_batch(self, keys: Sequence[MentionPageKey]) -> list[MentionPage]:
         stmt, params = _statement(keys, self.env.db.dialect)
         grouped: list[list[MentionRow]] = [[] for _ in keys]
-        async with self.env.db.sessionmaker() as session:
-            for r in await session.execute(stmt, params):
+        async with self.env.db.read() as conn:
+            for r in await conn.execute(stmt, params):
                 grouped[r.ord - 1].append(mention_row(r))
         pages = []
         for key, rows in zip(keys, grouped, strict=True):

@@ -51,7 +51,7 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
             .where(B.bucket_start >= window_start(self.env.now, SENTIMENT_WINDOW_HOURS))
             .group_by(B.stock_id)
         )
-        async with self.env.db.sessionmaker() as session:
+        async with self.env.db.read() as conn:
             found = {
                 r.stock_id: SentimentRow(
                     stock_id=r.stock_id,
@@ -62,7 +62,7 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
                     neutral=int(r.neu),
                     updated_at=r.updated_at,
                 )
-                for r in await session.execute(stmt)
+                for r in await conn.execute(stmt)
                 if r.n
             }
         return [found.get(k) for k in keys]
@@ -125,8 +125,8 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
             .group_by(B.stock_id, bucket)
         )
         by_stock: dict[int, dict[datetime, Any]] = defaultdict(dict)
-        async with self.env.db.sessionmaker() as session:
-            for r in await session.execute(stmt):
+        async with self.env.db.read() as conn:
+            for r in await conn.execute(stmt):
                 by_stock[r.stock_id][as_utc(r.start)] = r
         return [self._points(key, by_stock.get(key.stock_id, {})) for key in keys]
 

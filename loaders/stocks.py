@@ -35,8 +35,8 @@ class StockByIdLoader(Loader[int, StockRow | None]):
 
     async def load_batch(self, keys: Sequence[int]) -> list[StockRow | None]:
         stmt = select(*STOCK_COLUMNS).where(in_keys(Stock.id, keys, Integer(), self.env.db.dialect))
-        async with self.env.db.sessionmaker() as session:
-            found = {r.id: stock_row(r) for r in await session.execute(stmt)}
+        async with self.env.db.read() as conn:
+            found = {r.id: stock_row(r) for r in await conn.execute(stmt)}
         return [found.get(k) for k in keys]
 
 
@@ -62,8 +62,8 @@ class StockBySymbolLoader(Loader[str, StockRow | None]):
         stmt = select(*STOCK_COLUMNS).where(
             in_keys(Stock.symbol, keys, String(), self.env.db.dialect)
         )
-        async with self.env.db.sessionmaker() as session:
-            found = {r.symbol: stock_row(r) for r in await session.execute(stmt)}
+        async with self.env.db.read() as conn:
+            found = {r.symbol: stock_row(r) for r in await conn.execute(stmt)}
         for row in found.values():
             self.by_id.prime(row.id, row)
         return [found.get(k) for k in keys]
@@ -120,8 +120,8 @@ class StockPageLoader(Loader[StockPageKey, StockPage]):
         selects = [_page_query(i, key).select() for i, key in enumerate(keys)]
         stmt = selects[0] if len(selects) == 1 else union_all(*selects)
         grouped: list[list[StockRow]] = [[] for _ in keys]
-        async with self.env.db.sessionmaker() as session:
-            for r in await session.execute(stmt):
+        async with self.env.db.read() as conn:
+            for r in await conn.execute(stmt):
                 grouped[r.k].append(stock_row(r))
         pages = []
         for key, rows in zip(keys, grouped, strict=True):

@@ -117,8 +117,8 @@ class TrendingLoader(Loader[TrendingKey, list[TrendingRow]]):
         selects = [_ranking(i, key, self.env).select() for i, key in enumerate(keys)]
         stmt = selects[0] if len(selects) == 1 else union_all(*selects)
         grouped: list[list[TrendingRow]] = [[] for _ in keys]
-        async with self.env.db.sessionmaker() as session:
-            for r in await session.execute(stmt):
+        async with self.env.db.read() as conn:
+            for r in await conn.execute(stmt):
                 self.prime_related(self.by_id, r.id, stock_row(r))
                 grouped[r.k].append(
                     TrendingRow(

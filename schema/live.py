@@ -334,3 +334,11 @@ class LiveRouter(GraphQLRouter[Context, None]):
         self.limits = ConnectionLimits(
             settings.realtime_max_connections, settings.realtime_max_connections_per_client
         )
+
+    def encode_json(self, data: object) -> str:
+        # orjson, ~10x the standard library's speed on large results. A str, not bytes: the
+        # WebSocket adapter would send bytes as binary frames, which graphql-ws clients refuse.
+        return orjson.dumps(data).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError

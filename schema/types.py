@@ -155,24 +155,29 @@ class MentionEdge:
     node: Mention
 
 
+def _mention_edges(root: MentionConnection) -> list[MentionEdge]:
+    # Cursors are encoded only when edges are asked for: feeds select `nodes` alone.
+    return [
+        MentionEdge(cursor=cursors.encode_mention(r.published_at, r.id), node=n)
+        for r, n in zip(root.rows, root.nodes, strict=True)
+    ]
+
+
 @strawberry.type
 class MentionConnection:
-    edges: list[MentionEdge]
+    edges: list[MentionEdge] = strawberry.field(resolver=_mention_edges)
     nodes: list[Mention]
     page_info: PageInfo
+    rows: strawberry.Private[tuple[MentionRow, ...]]
 
     @classmethod
     def from_page(cls, page: MentionPage) -> MentionConnection:
-        nodes = [Mention.from_row(r) for r in page.rows]
-        edges = [
-            MentionEdge(cursor=cursors.encode_mention(r.published_at, r.id), node=n)
-            for r, n in zip(page.rows, nodes, strict=True)
-        ]
-        end = edges[-1].cursor if edges else None
+        last = page.rows[-1] if page.rows else None
+        end = cursors.encode_mention(last.published_at, last.id) if last else None
         return cls(
-            edges=edges,
-            nodes=nodes,
+            nodes=[Mention.from_row(r) for r in page.rows],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
+            rows=page.rows,
         )
 
 
@@ -243,20 +248,22 @@ class StockEdge:
     node: Stock
 
 
+def _stock_edges(root: StockConnection) -> list[StockEdge]:
+    # Cursors are encoded only when edges are asked for (see _mention_edges).
+    return [StockEdge(cursor=cursors.encode_stock(n.symbol), node=n) for n in root.nodes]
+
+
 @strawberry.type
 class StockConnection:
-    edges: list[StockEdge]
+    edges: list[StockEdge] = strawberry.field(resolver=_stock_edges)
     nodes: list[Stock]
     page_info: PageInfo
 
     @classmethod
     def from_page(cls, page: StockPage) -> StockConnection:
-        nodes = [Stock.from_row(r) for r in page.rows]
-        edges = [StockEdge(cursor=cursors.encode_stock(n.symbol), node=n) for n in nodes]
-        end = edges[-1].cursor if edges else None
+        end = cursors.encode_stock(page.rows[-1].symbol) if page.rows else None
         return cls(
-            edges=edges,
-            nodes=nodes,
+            nodes=[Stock.from_row(r) for r in page.rows],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
         )
 

@@ -32,7 +32,7 @@ def test_defaults_work_on_the_embedded_backends(
     assert settings.redis_url is None
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert (settings.log_level, settings.app_env) == ("info", "development")
-    assert (settings.db_pool_size, settings.db_max_overflow) == (10, 20)
+    assert (settings.db_pool_size, settings.db_max_overflow) == (40, 0)
     assert (settings.db_pool_timeout_s, settings.statement_timeout_ms) == (5.0, 5000)
     assert settings.graphiql_enabled
 

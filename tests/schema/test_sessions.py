@@ -1,4 +1,4 @@
-"""Concurrent resolvers never share a database session."""
+"""Concurrent resolvers never share a database connection."""
 
 from __future__ import annotations
 
@@ -6,41 +6,43 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
 
 from app.db import Database
 from tests.conftest import graphql
 from tests.factories.universe import make_universe
 
 
-async def test_each_loader_batch_uses_its_own_session(
+async def test_each_loader_batch_uses_its_own_connection(
     db: Database, client: httpx.AsyncClient, operations: dict[str, str]
 ) -> None:
     await make_universe(db, 5, 3)
-    sessions: list[Session] = []  # held, so no id is reused while the test runs
+    connections: list[Connection] = []  # held, so no id is reused while the test runs
     in_use: set[int] = set()
     overlaps: list[int] = []
 
-    def on_begin(session: Session, transaction: Any, connection: Any) -> None:
-        key = id(session)
-        sessions.append(session)
+    def on_execute(conn: Connection, *_: Any) -> None:
+        key = id(conn)
         if key in in_use:
             overlaps.append(key)
+        connections.append(conn)
         in_use.add(key)
 
-    def on_end(session: Session, transaction: Any) -> None:
-        in_use.discard(id(session))
+    def on_executed(conn: Connection, *_: Any) -> None:
+        in_use.discard(id(conn))
 
-    event.listen(Session, "after_begin", on_begin)
-    event.listen(Session, "after_transaction_end", on_end)
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "after_cursor_execute", on_executed)
     try:
         body = await graphql(client, operations["StockDetail"], {"symbol": "S000"})
     finally:
-        event.remove(Session, "after_begin", on_begin)
-        event.remove(Session, "after_transaction_end", on_end)
+        event.remove(Engine, "before_cursor_execute", on_execute)
+        event.remove(Engine, "after_cursor_execute", on_executed)
     assert "errors" not in body
     # StockDetail runs four batches (stock, then sentiment, history and mentions concurrently):
-    # four sessions, none reused while another batch still held it.
-    assert len(sessions) == 4
-    assert len({id(s) for s in sessions}) == 4
+    # four statements, each on a connection of its own, none running two at once.
+    assert len(connections) == 4
+    assert len({id(c) for c in connections}) == 4
+    # Reads run in autocommit: no BEGIN/ROLLBACK round trips around the statement.
+    assert {c.get_execution_options().get("isolation_level") for c in connections} == {"AUTOCOMMIT"}
     assert overlaps == []
