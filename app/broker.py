@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
+from redis.asyncio.cluster import ClusterPubSub
+
 from app.redis_shared import SharedRedis, connect
 
 log = logging.getLogger("insitechart.broker")
@@ -210,6 +212,10 @@ class InProcessBackend:
 class RedisBackend:
     """Redis pub/sub: one connection per process for every channel, read by one task.
 
+    On a Redis Cluster it uses sharded pub/sub (SPUBLISH, SSUBSCRIBE): a channel lives on the
+    master that owns its hash slot, so messages cross neither the cluster bus nor other masters,
+    and the client holds one connection per master that has channels of this process.
+
     Publishing goes through the worker's Redis breaker; while Redis is unreachable, events are
     delivered to this worker's subscribers only, and a new subscription is local until Redis
     answers again (the reader then subscribes it on Redis). Nothing here fails a subscriber.
@@ -219,6 +225,7 @@ class RedisBackend:
         self.broker = broker
         self.shared = shared
         self.owner = owner
+        self.sharded = shared.cluster
         self.pubsub = shared.client.pubsub()
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -233,7 +240,10 @@ class RedisBackend:
         async def op() -> bool:
             async with self.shared.client.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
-                    pipe.publish(channel, payload)
+                    if self.sharded:
+                        pipe.spublish(channel, payload)
+                    else:
+                        pipe.publish(channel, payload)
                 await pipe.execute()
             return True
 
@@ -251,11 +261,16 @@ class RedisBackend:
     async def unsubscribe(self, channel: str) -> None:
         self._confirmed.pop(channel, None)
         self._pending.discard(channel)
-        if channel in self.pubsub.channels:
+        if self.sharded and channel in self.pubsub.shard_channels:
+            await self.shared.call(lambda: self.pubsub.sunsubscribe(channel), None)
+        elif channel in self.pubsub.channels:
             await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
 
     async def _subscribe(self, *channels: str) -> bool:
-        await self.pubsub.subscribe(*channels)
+        if self.sharded:
+            await self.pubsub.ssubscribe(*channels)
+        else:
+            await self.pubsub.subscribe(*channels)
         return True
 
     async def _resubscribe(self) -> None:
@@ -267,11 +282,11 @@ class RedisBackend:
         while True:
             if self._pending:
                 await self._resubscribe()
-            if self.pubsub.connection is None:
+            if not self._listening:
                 await asyncio.sleep(0.5)  # nothing subscribed on Redis yet
                 continue
             try:
-                message = await self.pubsub.get_message(timeout=1.0)
+                message = await self._next_message()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -286,13 +301,26 @@ class RedisBackend:
             if message is not None:
                 self._handle(message)
 
+    @property
+    def _listening(self) -> bool:
+        if self.sharded:
+            return bool(self.pubsub.shard_channels)
+        return self.pubsub.connection is not None
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        if isinstance(self.pubsub, ClusterPubSub):
+            message = await self.pubsub.get_sharded_message(timeout=1.0)
+        else:
+            message = await self.pubsub.get_message(timeout=1.0)
+        return dict(message) if message is not None else None
+
     def _handle(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode()
-        if message["type"] == "subscribe":
+        if message["type"] in ("subscribe", "ssubscribe"):
             event = self._confirmed.get(channel)
             if event is not None:
                 event.set()
-        elif message["type"] == "message":
+        elif message["type"] in ("message", "smessage"):
             self.broker.dispatch(channel, message["data"])
 
     async def close(self) -> None:

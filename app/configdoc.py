@@ -16,7 +16,7 @@ from app.config import Settings
 GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Server", "docs/CLI.md", ("app_env", "host", "port", "workers", "log_level", "graphiql")),
     ("Database", "docs/CLI.md", ("database_url", "db_", "statement_timeout_ms")),
-    ("Redis and caching", "docs/CACHING.md", ("redis_url", "cache_")),
+    ("Redis and caching", "docs/CACHING.md", ("redis_", "cache_")),
     ("Limits, cost and budgets", "docs/LIMITS.md", ("limits_", "cost_", "budget_")),
     ("Ingestion", "docs/INGEST.md", ("ingest_",)),
     ("Live updates", "docs/REALTIME.md", ("realtime_",)),
