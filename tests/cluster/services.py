@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-
-from tests.cache.proxy import closed_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -21,7 +21,11 @@ class RedisCluster:
 
     def __init__(self, workdir: Path, masters: int = 3) -> None:
         self.workdir = workdir
-        self.ports = [closed_port() for _ in range(masters)]
+        self.ports: list[int] = []
+        while len(self.ports) < masters:
+            port = random.randint(20_000, 45_000)
+            if port not in self.ports and _free(port) and _free(port + 10_000):
+                self.ports.append(port)
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -88,3 +92,13 @@ class RedisCluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}")
             time.sleep(0.05)
+
+
+def _free(port: int) -> bool:
+    """Whether nothing listens on `port` (a cluster node also takes `port` + 10000 for its bus)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
