@@ -53,7 +53,7 @@ class RedisCluster:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=30,
+            timeout=60,
         )
         for port in self.ports:
             self._wait(lambda p=port: self.state(p) == "ok", "cluster_state:ok")
