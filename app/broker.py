@@ -237,18 +237,35 @@ class RedisBackend:
         return event is not None and event.is_set()
 
     async def publish(self, messages: Sequence[Message]) -> None:
+        if self.sharded:
+            await self._publish_sharded(messages)
+            return
+
         async def op() -> bool:
             async with self.shared.client.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
-                    if self.sharded:
-                        pipe.spublish(channel, payload)
-                    else:
-                        pipe.publish(channel, payload)
+                    pipe.publish(channel, payload)
                 await pipe.execute()
             return True
 
         if not await self.shared.call(op, False):
             for channel, payload in messages:
+                self.broker.dispatch(channel, payload)
+
+    async def _publish_sharded(self, messages: Sequence[Message]) -> None:
+        """One SPUBLISH per message, in parallel: with a master down, the messages its peers took
+        are delivered through them and only the others locally, each message exactly once."""
+
+        async def spublish(channel: str, payload: bytes) -> bool:
+            async def op() -> bool:
+                await self.shared.client.spublish(channel, payload)
+                return True
+
+            return await self.shared.call(op, False)
+
+        sent = await asyncio.gather(*(spublish(c, p) for c, p in messages))
+        for (channel, payload), ok in zip(messages, sent, strict=True):
+            if not ok:
                 self.broker.dispatch(channel, payload)
 
     async def subscribe(self, channel: str) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.broker import Broker, Message, RedisBackend, Subscriber
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.redis_shared import SharedRedis, connect
 from app.resources import Resources
 from tests.cluster.conftest import require_redis_binaries
 from tests.cluster.services import RedisCluster
-from tests.conftest import serve
+from tests.conftest import RUN_PREFIX, serve
 from tests.factories.universe import make_universe
+from tests.liveserver import wait_for
 
 READS: list[tuple[str, dict[str, Any]]] = [
     ("StockList", {"first": 3}),
@@ -78,3 +82,37 @@ async def test_a_killed_master_leaves_every_reference_read_answered_from_postgre
         assert round_ == before  # same data, 200, no error, with a master gone
     assert opened >= 1
     assert ready.status_code == 200
+
+
+async def test_with_a_master_down_each_live_event_is_delivered_once(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    require_redis_binaries(request)
+    cluster = RedisCluster(tmp_path)
+    channels = [f"mention:S{i:03d}" for i in range(12)]  # spread over the three masters
+    try:
+        cluster.start()
+        shared = SharedRedis.of(connect(cluster.url, 500, 8, cluster=True))
+        broker = Broker(lambda b: RedisBackend(b, shared), prefix=f"{RUN_PREFIX}:")
+        try:
+            async with broker.subscribe(channels, queue_size=100) as subscriber:
+                await wait_for(lambda: all(broker.is_live(c) for c in channels))
+                cluster.kill(cluster.ports[1])
+                await broker.publish([(c, b"after") for c in channels])
+                delivered = await drain(subscriber)
+        finally:
+            await broker.close()
+    finally:
+        cluster.stop()
+    # The surviving masters delivered theirs, this worker the dead master's: none twice.
+    assert sorted(delivered) == sorted((c, b"after") for c in channels)
+
+
+async def drain(subscriber: Subscriber) -> list[Message]:
+    """Messages until none arrives for a second."""
+    out = []
+    while True:
+        try:
+            out.append(await asyncio.wait_for(subscriber.get(), 1.0))
+        except TimeoutError:
+            return out
