@@ -277,11 +277,13 @@ class RedisBackend:
 
     async def unsubscribe(self, channel: str) -> None:
         self._confirmed.pop(channel, None)
-        self._pending.discard(channel)
-        if self.sharded and channel in self.pubsub.shard_channels:
+        if channel in self._pending:
+            self._pending.discard(channel)  # never subscribed on Redis
+            return
+        if self.sharded:
             await self.shared.call(lambda: self.pubsub.sunsubscribe(channel), None)
-        elif channel in self.pubsub.channels:
-            await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
+            return
+        await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
 
     async def _subscribe(self, *channels: str) -> bool:
         if self.sharded:
