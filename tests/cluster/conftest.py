@@ -5,7 +5,7 @@ live events) run unchanged; only `redis_url` and `settings` differ here. REDIS_C
 the environment too, as a deployment sets it, for tests that build their own Settings.
 
 The Redis timeout is raised from 40 ms: a worker's first cluster command fetches the command table
-(COMMAND, ~200 KB), which a CPU-starved test host can take longer than 40 ms to parse, and the
+(COMMAND), which a CPU-starved test host can take longer than 40 ms to parse, and the
 tests assert what was cached, not how the breaker copes with a slow host (tests/faults does).
 """
 
