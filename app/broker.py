@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
+from redis.asyncio.cluster import ClusterPubSub
+
 from app.redis_shared import SharedRedis, connect
 
 log = logging.getLogger("insitechart.broker")
@@ -210,6 +212,10 @@ class InProcessBackend:
 class RedisBackend:
     """Redis pub/sub: one connection per process for every channel, read by one task.
 
+    On a Redis Cluster it uses sharded pub/sub (SPUBLISH, SSUBSCRIBE): a channel lives on the
+    master that owns its hash slot, so messages cross neither the cluster bus nor other masters,
+    and the client holds one connection per master that has channels of this process.
+
     Publishing goes through the worker's Redis breaker; while Redis is unreachable, events are
     delivered to this worker's subscribers only, and a new subscription is local until Redis
     answers again (the reader then subscribes it on Redis). Nothing here fails a subscriber.
@@ -219,6 +225,7 @@ class RedisBackend:
         self.broker = broker
         self.shared = shared
         self.owner = owner
+        self.sharded = shared.cluster
         self.pubsub = shared.client.pubsub()
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -230,6 +237,10 @@ class RedisBackend:
         return event is not None and event.is_set()
 
     async def publish(self, messages: Sequence[Message]) -> None:
+        if self.sharded:
+            await self._publish_sharded(messages)
+            return
+
         async def op() -> bool:
             async with self.shared.client.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
@@ -239,6 +250,22 @@ class RedisBackend:
 
         if not await self.shared.call(op, False):
             for channel, payload in messages:
+                self.broker.dispatch(channel, payload)
+
+    async def _publish_sharded(self, messages: Sequence[Message]) -> None:
+        """One SPUBLISH per message, in parallel: with a master down, the messages its peers took
+        are delivered through them and only the others locally, each message exactly once."""
+
+        async def spublish(channel: str, payload: bytes) -> bool:
+            async def op() -> bool:
+                await self.shared.client.spublish(channel, payload)
+                return True
+
+            return await self.shared.call(op, False)
+
+        sent = await asyncio.gather(*(spublish(c, p) for c, p in messages))
+        for (channel, payload), ok in zip(messages, sent, strict=True):
+            if not ok:
                 self.broker.dispatch(channel, payload)
 
     async def subscribe(self, channel: str) -> None:
@@ -253,10 +280,16 @@ class RedisBackend:
         if channel in self._pending:
             self._pending.discard(channel)  # never subscribed on Redis
             return
+        if self.sharded:
+            await self.shared.call(lambda: self.pubsub.sunsubscribe(channel), None)
+            return
         await self.shared.call(lambda: self.pubsub.unsubscribe(channel), None)
 
     async def _subscribe(self, *channels: str) -> bool:
-        await self.pubsub.subscribe(*channels)
+        if self.sharded:
+            await self.pubsub.ssubscribe(*channels)
+        else:
+            await self.pubsub.subscribe(*channels)
         return True
 
     async def _resubscribe(self) -> None:
@@ -268,11 +301,11 @@ class RedisBackend:
         while True:
             if self._pending:
                 await self._resubscribe()
-            if self.pubsub.connection is None:
+            if not self._listening:
                 await asyncio.sleep(0.5)  # nothing subscribed on Redis yet
                 continue
             try:
-                message = await self.pubsub.get_message(timeout=1.0)
+                message = await self._next_message()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -287,13 +320,26 @@ class RedisBackend:
             if message is not None:
                 self._handle(message)
 
+    @property
+    def _listening(self) -> bool:
+        if self.sharded:
+            return bool(self.pubsub.shard_channels)
+        return self.pubsub.connection is not None
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        if isinstance(self.pubsub, ClusterPubSub):
+            message = await self.pubsub.get_sharded_message(timeout=1.0)
+        else:
+            message = await self.pubsub.get_message(timeout=1.0)
+        return dict(message) if message is not None else None
+
     def _handle(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode()
-        if message["type"] == "subscribe":
+        if message["type"] in ("subscribe", "ssubscribe"):
             event = self._confirmed.get(channel)
             if event is not None:
                 event.set()
-        elif message["type"] == "message":
+        elif message["type"] in ("message", "smessage"):
             self.broker.dispatch(channel, message["data"])
 
     async def close(self) -> None:

@@ -697,6 +697,15 @@ class Settings(BaseSettings):
         description="Check a pooled connection before use, so the pool heals after a restart",
     )
 
+    # --- redis cluster ---
+    redis_cluster: bool = Field(
+        default=False,
+        description=(
+            "REDIS_URL names one node of a Redis Cluster: the client finds the others, splits "
+            "multi-key reads and writes per hash slot and uses sharded pub/sub (docs/SCALING.md)"
+        ),
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _development_budget(cls, data: Any) -> Any:

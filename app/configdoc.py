@@ -20,7 +20,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("app_env", "host", "port", "workers", "log_level", "graphiql", "compress_"),
     ),
     ("Database", "docs/CLI.md", ("database_url", "db_", "statement_timeout_ms")),
-    ("Redis and caching", "docs/CACHING.md", ("redis_url", "cache_")),
+    ("Redis and caching", "docs/CACHING.md", ("redis_", "cache_")),
     ("Limits, cost and budgets", "docs/LIMITS.md", ("limits_", "cost_", "budget_")),
     ("Ingestion", "docs/INGEST.md", ("ingest_",)),
     ("Live updates", "docs/REALTIME.md", ("realtime_",)),

@@ -1,22 +1,23 @@
 """The worker's one Redis client and one breaker, shared by every Redis use.
 
 Field cache, response cache, persisted queries, budgets and the broker take their connections from
-one bounded pool, and fail fast through one breaker: calls time out after CACHE_REDIS_TIMEOUT_MS,
-the first failure opens the circuit for CACHE_BREAKER_COOLDOWN_S, during which nothing waits on
-Redis (each use has its fallback), then one call probes it. One log line when the circuit opens,
-one when it closes, whatever the traffic.
+one bounded pool (on a Redis Cluster, one per node), and fail fast through one breaker: calls time
+out after CACHE_REDIS_TIMEOUT_MS, the first failure opens the circuit for CACHE_BREAKER_COOLDOWN_S,
+during which nothing waits on Redis (each use has its fallback), then one call probes it. One log
+line when the circuit opens, one when it closes, whatever the traffic.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError
 
 from app.breaker import Breaker
 from app.config import Settings
@@ -24,16 +25,20 @@ from app.config import Settings
 log = logging.getLogger("insitechart.redis")
 
 T = TypeVar("T")
-TROUBLE = (RedisError, OSError, TimeoutError)
+# The cluster client's own errors (no node reachable, a slot nobody serves) are not RedisErrors.
+TROUBLE = (RedisError, RedisClusterException, OSError, TimeoutError)
+Client: TypeAlias = redis.Redis | RedisCluster
 
 
-def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
+def connect(url: str, timeout_ms: int, max_connections: int, cluster: bool = False) -> Client:
     """A client that fails fast: a timeout of its own and no retries (the breaker decides).
 
     The pool is bounded and blocking, so a burst of requests shares connections instead of opening
     one each (a hundred simultaneous connects time out on a busy host and open the breaker).
     """
     timeout_s = timeout_ms / 1000
+    if cluster:
+        return connect_cluster(url, timeout_s, max_connections)
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -46,6 +51,23 @@ def connect(url: str, timeout_ms: int, max_connections: int) -> redis.Redis:
         health_check_interval=0,
     )
     return redis.Redis.from_pool(pool)
+
+
+def connect_cluster(url: str, timeout_s: float, max_connections: int) -> RedisCluster:
+    """A Redis Cluster client from one node's URL: it learns the others and their slots.
+
+    `max_connections` bounds each node's pool. Without full coverage (a master down, no replica
+    to replace it), the slots still served keep working; the others fail fast into the breaker.
+    """
+    return RedisCluster.from_url(
+        url,
+        max_connections=max_connections,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=max(timeout_s, 0.5),
+        retry=Retry(NoBackoff(), 0),
+        require_full_coverage=False,
+        health_check_interval=0,
+    )
 
 
 def redis_breaker(cooldown_s: float) -> Breaker:
@@ -61,9 +83,14 @@ def redis_breaker(cooldown_s: float) -> Breaker:
 
 
 class SharedRedis:
-    def __init__(self, client: redis.Redis, breaker: Breaker) -> None:
+    def __init__(self, client: Client, breaker: Breaker) -> None:
         self.client = client
         self.breaker = breaker
+
+    @property
+    def cluster(self) -> bool:
+        """Whether the client is a Redis Cluster's (multi-key commands split per hash slot)."""
+        return isinstance(self.client, RedisCluster)
 
     @classmethod
     def open(cls, settings: Settings) -> SharedRedis:
@@ -73,11 +100,12 @@ class SharedRedis:
             settings.redis_url,
             settings.cache_redis_timeout_ms,
             settings.cache_redis_max_connections,
+            settings.redis_cluster,
         )
         return cls(client, redis_breaker(settings.cache_breaker_cooldown_s))
 
     @classmethod
-    def of(cls, client: redis.Redis, cooldown_s: float = 5.0) -> SharedRedis:
+    def of(cls, client: Client, cooldown_s: float = 5.0) -> SharedRedis:
         """Wrap a client made elsewhere (a test, a benchmark) with a breaker of its own."""
         return cls(client, redis_breaker(cooldown_s))
 
@@ -87,6 +115,10 @@ class SharedRedis:
             return default
         try:
             result = await op()
+        except MaxConnectionsError:
+            # A cluster node's pool is full: this worker is busy, Redis is not in trouble.
+            self.breaker.abandon()
+            return default
         except TROUBLE as exc:
             self.breaker.record_failure(exc)
             return default

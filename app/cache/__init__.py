@@ -38,6 +38,7 @@ def build_cache(settings: Settings, shared: SharedRedis | None = None) -> Cache:
             settings.redis_url,
             settings.cache_redis_timeout_ms,
             settings.cache_redis_max_connections,
+            settings.redis_cluster,
         )
         breaker = Breaker(
             "redis cache",

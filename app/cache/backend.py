@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import orjson
+
 
 class Backend(Protocol):
     """A store of bytes by key. Every call is one round trip, whatever the number of keys.
@@ -31,7 +33,7 @@ class Backend(Protocol):
     async def get_current(
         self, key: str, generation_prefix: str, tag: str
     ) -> tuple[bytes | None, int]:
-        """The value at `key` if it is current, and the generation of `tag`, in one round trip.
+        """The value at `key` if it is current, and the generation of `tag`.
 
         A value is current when its first line is a JSON array whose first item lists
         `[tag, generation]` pairs and every one of those generations (under `generation_prefix`)
@@ -41,3 +43,17 @@ class Backend(Protocol):
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+def entry_tags(value: bytes) -> list[tuple[str, int]] | None:
+    """The `[tag, generation]` pairs heading a tagged value (see Backend.get_current), or None."""
+    head, newline, _ = value.partition(b"\n")
+    if not newline:
+        return None
+    try:
+        pairs = [(t, g) for t, g in orjson.loads(head)[0]]
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
+        return None
+    if not all(isinstance(t, str) and isinstance(g, int) for t, g in pairs):
+        return None
+    return pairs

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-import orjson
+from app.cache.backend import entry_tags
 
 Clock = Callable[[], float]
 OnEvict = Callable[[str], None]
@@ -68,16 +68,10 @@ class MemoryBackend:
         value = self._get(key, self.clock())
         if value is None:
             return None, generation
-        head, newline, _ = value.partition(b"\n")
-        if not newline:
+        pairs = entry_tags(value)
+        if pairs is None:
             return None, generation
-        try:
-            pairs = orjson.loads(head)[0]
-            current = all(
-                self._generations.get(generation_prefix + str(t), 0) == g for t, g in pairs
-            )
-        except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
-            return None, generation
+        current = all(self._generations.get(generation_prefix + t, 0) == g for t, g in pairs)
         return (value if current else None), generation
 
     async def set_many(

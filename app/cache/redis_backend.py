@@ -1,17 +1,25 @@
-"""The Redis backend: one MGET per read batch, one pipeline per write batch, behind a breaker."""
+"""The Redis backend: one MGET per read batch, one pipeline per write batch, behind a breaker.
+
+On a Redis Cluster the same calls are split per hash slot by the cluster client (an MGET per slot,
+a pipeline per node, sent in parallel), so no key needs a hash tag: nothing here needs two keys
+to change atomically. The one exception is get_current: on a single Redis a script checks an
+entry's tags in the same round trip (it reads generation keys it is not passed, which a single
+server allows and a cluster does not); on a cluster it is two reads, each split per slot.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 
 from app.breaker import Breaker
-from app.redis_shared import TROUBLE, SharedRedis
+from app.cache.backend import entry_tags
+from app.redis_shared import TROUBLE, Client, SharedRedis
 
 T = TypeVar("T")
-# Backend.get_current on the server: the entry, checked against its tags' generations.
+# Backend.get_current on a single Redis: the entry, checked against its tags' generations.
 CURRENT = """
 local gen = tonumber(redis.call('GET', ARGV[1] .. ARGV[2]) or '0')
 local raw = redis.call('GET', KEYS[1])
@@ -32,23 +40,26 @@ return {raw, gen}
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, client: redis.Redis, breaker: Breaker, owner: bool = True) -> None:
+    def __init__(self, client: Client, breaker: Breaker, owner: bool = True) -> None:
         """`owner`: close the client with the cache (False when the worker's Redis is shared)."""
         self.client = client
         self.breaker = breaker
         self.owner = owner
         self.shared = SharedRedis(client, breaker)
-        self._current = client.register_script(CURRENT)
+        self._current = None if self.shared.cluster else client.register_script(CURRENT)
 
     async def _call(self, op: Callable[[], Awaitable[T]], default: T) -> T:
         return await self.shared.call(op, default)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        async def op() -> list[bytes | None]:
-            values = await self.client.mget(list(keys))
-            return [v.encode() if isinstance(v, str) else v for v in values]
+        return await self._call(lambda: self._mget(keys), [None] * len(keys))
 
-        return await self._call(op, [None] * len(keys))
+    async def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        if isinstance(self.client, RedisCluster):
+            values = await self.client.mget_nonatomic(list(keys))
+        else:
+            values = await self.client.mget(list(keys))
+        return [v.encode() if isinstance(v, str) else v for v in values]
 
     async def set_many(
         self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()
@@ -89,12 +100,30 @@ class RedisBackend:
     async def get_current(
         self, key: str, generation_prefix: str, tag: str
     ) -> tuple[bytes | None, int]:
+        if self._current is not None:
+            return await self._call(lambda: self._scripted(key, generation_prefix, tag), (None, 0))
+
         async def op() -> tuple[bytes | None, int]:
-            raw, generation = await self._current(keys=[key], args=[generation_prefix, tag])
-            value = raw.encode() if isinstance(raw, str) else raw
-            return (value if isinstance(value, bytes) else None), int(generation)
+            raw, generation = await self._mget([key, generation_prefix + tag])
+            pairs = entry_tags(raw) if raw is not None else None
+            if pairs is None:
+                return None, _as_int(generation)
+            # A second read, of the generations the entry names: not atomic with the first, and
+            # need not be, as a bump in between makes a generation differ (a miss), never a hit.
+            current = await self._mget([generation_prefix + t for t, _ in pairs]) if pairs else []
+            if any(_as_int(c) != g for c, (_, g) in zip(current, pairs, strict=True)):
+                return None, _as_int(generation)
+            return raw, _as_int(generation)
 
         return await self._call(op, (None, 0))
+
+    async def _scripted(
+        self, key: str, generation_prefix: str, tag: str
+    ) -> tuple[bytes | None, int]:
+        assert self._current is not None
+        raw, generation = await self._current(keys=[key], args=[generation_prefix, tag])
+        value = raw.encode() if isinstance(raw, str) else raw
+        return (value if isinstance(value, bytes) else None), int(generation)
 
     async def ping(self) -> bool:
         """Ask Redis directly (not through the breaker): readiness must see the truth."""
@@ -106,3 +135,7 @@ class RedisBackend:
     async def close(self) -> None:
         if self.owner:
             await self.client.aclose()
+
+
+def _as_int(blob: bytes | None) -> int:
+    return int(blob) if blob else 0

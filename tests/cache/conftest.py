@@ -115,4 +115,5 @@ def _name(args: tuple[Any, ...]) -> str:
 
 def command_log(cache: Cache | None) -> CommandLog:
     assert cache is not None and isinstance(cache.backend, RedisBackend)
+    assert isinstance(cache.backend.client, redis.Redis)
     return CommandLog(cache.backend.client)
