@@ -11,6 +11,7 @@ the client or the process already holds its maximum of connections, 4008 for a s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from contextlib import suppress
@@ -341,4 +342,10 @@ class LiveRouter(GraphQLRouter[Context, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
+        try:
+            return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
+        except orjson.JSONDecodeError:
+            # orjson refuses JSON that escapes a lone surrogate ("\ud800"); the standard library
+            # reads it, so the admission checks can refuse it with BAD_USER_INPUT naming the field
+            # instead of the socket closing with "invalid JSON". Truly invalid JSON still raises.
+            return json.loads(data)
