@@ -57,6 +57,9 @@ class Resources:
             resources.replicas = ReplicaSet.open(settings, db)
             # First: once the write is committed, this process reads it from the primary.
             resources.after_write.append(resources.replicas.wrote)
+            monitor.watch_replicas(
+                [r.db for r in resources.replicas.replicas], resources.replicas.reader
+            )
         if settings.cache_enabled:
             resources.cache = build_cache(settings, redis)
             resources.after_write.append(invalidate_stored(resources.cache))

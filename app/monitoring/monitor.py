@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from app.config import Settings
 from app.db import Database
@@ -45,6 +45,7 @@ class Monitor:
         self.alerts = Alerts(settings) if settings.alert_webhook_url else None
         self.tracer: Tracer | None = make_tracer(settings.trace_otel)
         self.plans: PlanCapture | None = None
+        self._replicas: list[Database] = []
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> Monitor:
@@ -56,6 +57,14 @@ class Monitor:
             )
             monitor.sql.plans = monitor.plans
         return monitor
+
+    def watch_replicas(self, replicas: Sequence[Database], reader: Callable[[], Database]) -> None:
+        """Record the replicas' statements too, and take plans where `reader` says reads go."""
+        for replica in replicas:
+            self.sql.attach(replica.engine.sync_engine)
+            self._replicas.append(replica)
+        if self.plans is not None:
+            self.plans.reader = reader
 
     def start(self) -> None:
         """Start the samplers; call from the running event loop (the app's lifespan)."""
@@ -92,7 +101,8 @@ class Monitor:
         self._tasks.clear()
         if self.plans is not None:
             await self.plans.close()
-        self.sql.detach(self.db.engine.sync_engine)
+        for engine in (self.db.engine, *(r.engine for r in self._replicas)):
+            self.sql.detach(engine.sync_engine)
         self.metrics.retire(os.getpid())
 
     def record_operation(

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,9 @@ class PlanCapture:
         self.plans: OrderedDict[str, Plan] = OrderedDict()
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Where plans are taken: a healthy read replica when there are any (set by the
+        # resources), so diagnosing never loads the primary; else the primary.
+        self.reader: Callable[[], Database] | None = None
 
     def get(self, fingerprint: str) -> Plan | None:
         return self.plans.get(fingerprint)
@@ -124,7 +127,8 @@ class PlanCapture:
     async def _explain(
         self, statement: str, parameters: Any
     ) -> tuple[dict[str, Any], dict[str, float]]:
-        async with self.db.engine.connect() as conn:
+        db = self.reader() if self.reader is not None else self.db
+        async with db.engine.connect() as conn:
             explained = await conn.exec_driver_sql(
                 "EXPLAIN (FORMAT JSON) " + statement, parameters or ()
             )

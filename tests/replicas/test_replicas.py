@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app import migrate
 from app.config import Settings
-from app.db import create_database
+from app.db import Database, create_database
 from app.ingest import MentionIn, ingest
 from app.main import create_app
 from app.resources import Resources
@@ -172,3 +172,51 @@ def test_replica_urls_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DATABASE_REPLICA_URLS", "sqlite+aiosqlite:///r.db")
     with pytest.raises(ValueError, match="DATABASE_REPLICA_URLS"):
         Settings()
+
+
+async def test_statements_on_the_replica_are_recorded_and_explained_there(
+    replicated: Pair,
+) -> None:
+    pair = replicated
+    settings = Settings(
+        database_url=pair.primary.url,
+        database_replica_urls=[pair.replica.url],
+        replica_check_interval_s=60,
+        cache_enabled=False,
+        cache_warm_on_start=False,
+        cache_warm_interval_s=0,
+        mentions_partition_maintenance_s=0,
+        trace_slow_sql_ms=0.001,  # every statement is slow: each shape gets its plan
+    )
+    app = create_app(settings)
+    async with serve(app) as client:
+        resources: Resources = app.state.resources
+        assert resources.replicas is not None and resources.monitor is not None
+        plans = resources.monitor.plans
+        assert plans is not None and plans.reader is not None
+        chosen: list[Database] = []
+        reader = plans.reader
+
+        def recording_reader() -> Database:
+            chosen.append(reader())
+            return chosen[-1]
+
+        plans.reader = recording_reader
+        await settle(resources, healthy=True)
+        for _ in range(500):  # plans of the start-up's own statements (taken on the primary)
+            if not plans._pending:
+                break
+            await asyncio.sleep(0.01)
+        plans.plans.clear()
+        chosen.clear()
+        seen, _ = await detail(client)
+        assert set(seen) == {pair.replica.port}
+        for _ in range(500):
+            if plans.plans and not plans._pending:
+                break
+            await asyncio.sleep(0.01)
+        shapes = {s.fingerprint for s in resources.monitor.sql.stats.busiest(100)}
+    replica = resources.replicas.replicas[0].db
+    assert any("FROM stocks" in shape for shape in shapes)  # the replica's reads are recorded
+    assert plans.plans, "no plan was captured"
+    assert chosen and all(db is replica for db in chosen)  # and explained on the replica
