@@ -84,6 +84,7 @@ def cmd_cluster(args: argparse.Namespace, config: BenchConfig) -> int:
     spec = ClusterSpec(
         instances=args.instances, users=args.users, subscribers=args.subscribers,
         duration_s=args.duration, kill_at_s=args.kill_at, think_s=args.think,
+        redis_cluster=args.redis_cluster,
     )  # fmt: skip
     with bench_key(config, "bench-cluster", ("read", "ingest")) as token:
         report = run_cluster(spec, config, token)
@@ -194,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--duration", type=float, default=60.0, help="seconds in all")
     cluster.add_argument("--kill-at", type=float, default=20.0, help="seconds before the kill")
     cluster.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
+    cluster.add_argument(
+        "--redis-cluster", action="store_true", help="on a private 3-master Redis Cluster"
+    )
     cluster.set_defaults(handler=cmd_cluster)
 
     parts = sub.add_parser(

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class ClusterSpec:
     think_s: float = 1.0
     ingest_per_s: float = 2.0
     stocks: int = 500
+    redis_cluster: bool = False  # a private 3-master Redis Cluster instead of BENCH_REDIS_URL
 
 
 def free_port() -> int:
@@ -199,15 +200,18 @@ async def play(spec: ClusterSpec, url: str, token: str, victim: Server) -> dict[
     }
 
 
-def start_instances(config: BenchConfig, count: int) -> list[Server]:
+def start_instances(config: BenchConfig, count: int, redis_cluster: bool) -> list[Server]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    env = server_env(config)
+    if redis_cluster:
+        env["REDIS_CLUSTER"] = "true"
     servers = []
     for index in range(count):
         port = free_port()
         log = (LOG_DIR / f"cluster-app{index + 1}.log").open("wb")
         process = subprocess.Popen(
             server_command("real", "127.0.0.1", port, 1),
-            env=server_env(config),
+            env=env,
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=log,
@@ -245,25 +249,40 @@ def wait_balancer(url: str, timeout_s: float = 30.0) -> None:
 
 
 def run_cluster(spec: ClusterSpec, config: BenchConfig, token: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="insitechart-cluster-") as folder:
+        redis_cluster = None
+        if spec.redis_cluster:
+            from bench.rediscluster import RedisCluster
+
+            redis_cluster = RedisCluster(Path(folder))
+            redis_cluster.start()
+            config = replace(config, redis_url=redis_cluster.url)
+        try:
+            return run_balanced(spec, config, token, Path(folder))
+        finally:
+            if redis_cluster is not None:
+                redis_cluster.stop()
+
+
+def run_balanced(
+    spec: ClusterSpec, config: BenchConfig, token: str, folder: Path
+) -> dict[str, Any]:
     import uvloop
 
-    servers = start_instances(config, spec.instances)
+    servers = start_instances(config, spec.instances, spec.redis_cluster)
     listen = free_port()
-    with tempfile.TemporaryDirectory(prefix="insitechart-cluster-") as folder:
-        balancer = start_haproxy(
-            [int(s.url.rsplit(":", 1)[1]) for s in servers], listen, Path(folder)
-        )
-        try:
-            url = f"http://127.0.0.1:{listen}"
-            wait_balancer(url)
-            report = uvloop.run(play(spec, url, token, servers[-1]))
-        finally:
-            balancer.terminate()
-            balancer.wait(timeout=10)
-            for server in servers:
-                if server.process.poll() is None:
-                    server.stop()
-    return report
+    ports = [int(s.url.rsplit(":", 1)[1]) for s in servers]
+    balancer = start_haproxy(ports, listen, folder)
+    try:
+        url = f"http://127.0.0.1:{listen}"
+        wait_balancer(url)
+        return uvloop.run(play(spec, url, token, servers[-1]))
+    finally:
+        balancer.terminate()
+        balancer.wait(timeout=10)
+        for server in servers:
+            if server.process.poll() is None:
+                server.stop()
 
 
 def render(report: dict[str, Any]) -> str:
@@ -281,8 +300,10 @@ def render(report: dict[str, Any]) -> str:
             f"{p['errors_by_kind'] or '-'}"
         )
     live = report["live"]
+    redis = "a 3-master Redis Cluster" if report["spec"]["redis_cluster"] else "one Redis"
     lines.append(
-        f"live: {live['opened']} subscribed, {live['closed']} closed, {live['events']} events; "
+        f"on {redis}; live: {live['opened']} subscribed, {live['closed']} closed, "
+        f"{live['events']} events; "
         f"ingested {live['ingested']} ({live['ingest_errors']} ingest errors); "
         f"one instance killed at {report['killed_at_s']} s"
     )

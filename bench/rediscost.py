@@ -19,8 +19,8 @@ import redis
 from app.config import Settings
 from app.main import create_app
 from bench.config import BenchConfig, bench_settings, read_operations
+from bench.rediscluster import RedisCluster
 from bench.workload import Request, Workload
-from tests.cluster.services import RedisCluster
 from tests.faults.services import RedisServer
 
 

@@ -190,20 +190,26 @@ async def refresh(config: BenchConfig) -> int:
 async def seed(config: BenchConfig, size: SeedSize, log: bool = True) -> SeedSize:
     """Create, migrate and fill the bench database once; reuse it when already at `size`."""
     await _create_database(config)
-    current = await seeded_size(config)
-    if current == size:
-        moved = await refresh(config)
-        if log:
-            print(f"bench: {config.database_name} already seeded at {size}; shifted {moved} h")
-        return size
-    started = time.perf_counter()
     db = create_database(
         Settings(
             database_url=config.database_url, statement_timeout_ms=0, limits_execution_timeout_s=600
         )
     )
     try:
+        # At the code's revision, reused or not: a server is not ready on an older one.
         await migrate.upgrade(db)
+    except BaseException:
+        await db.dispose()
+        raise
+    current = await seeded_size(config)
+    if current == size:
+        await db.dispose()
+        moved = await refresh(config)
+        if log:
+            print(f"bench: {config.database_name} already seeded at {size}; shifted {moved} h")
+        return size
+    started = time.perf_counter()
+    try:
         async with db.engine.begin() as conn:
             await conn.execute(text("DROP TABLE IF EXISTS bench_seed"))
             await conn.execute(

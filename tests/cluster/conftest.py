@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
 from app.config import Settings
-from tests.cluster.services import REDIS_CLI, REDIS_SERVER, RedisCluster
+from bench.rediscluster import REDIS_CLI, REDIS_SERVER, RedisCluster
 
 PATIENT_MS = 500
 

@@ -15,8 +15,8 @@ from app.db import Database
 from app.main import create_app
 from app.redis_shared import SharedRedis, connect
 from app.resources import Resources
+from bench.rediscluster import RedisCluster
 from tests.cluster.conftest import require_redis_binaries
-from tests.cluster.services import RedisCluster
 from tests.conftest import RUN_PREFIX, serve
 from tests.factories.universe import make_universe
 from tests.liveserver import wait_for

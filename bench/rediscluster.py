@@ -1,4 +1,4 @@
-"""A private 3-master Redis Cluster on free ports, to run the app on and to kill a master of."""
+"""A private 3-master Redis Cluster on free ports, for tests/cluster and `bench cluster`."""
 
 from __future__ import annotations
 
