@@ -674,6 +674,28 @@ class Settings(BaseSettings):
         description="Check a pooled connection before use, so the pool heals after a restart",
     )
 
+    # --- durable live events ---
+    live_retention_h: float = Field(
+        default=24.0,
+        ge=0.1,
+        le=720.0,
+        description="Hours an event stays resumable: an `after` cursor older than this is "
+        "refused with CURSOR_EXPIRED, and older events are pruned from the outbox",
+    )
+    live_poll_interval_ms: int = Field(
+        default=500,
+        ge=20,
+        le=60_000,
+        description="Milliseconds between reads of the outbox by each worker when no wake-up "
+        "arrived (Redis down, or the ingesting worker died): the delivery delay in that case",
+    )
+    live_prune_interval_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=86_400.0,
+        description="Seconds between prunes of events older than LIVE_RETENTION_H",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _development_budget(cls, data: Any) -> Any:

@@ -18,7 +18,7 @@ from app.db import Database, create_database
 from app.models import Base
 from tests.conftest import _create_pg_database, _drop_pg_database, _require
 
-TABLES = {"stocks", "mentions", "sentiment_buckets", "api_keys"}
+TABLES = {"stocks", "mentions", "sentiment_buckets", "api_keys", "live_events"}
 
 
 @pytest.fixture
@@ -77,4 +77,4 @@ async def test_downgrade_one_step_removes_only_the_last_revision(blank: Database
 
     await migrate.downgrade(blank, "-1")
 
-    assert (await _inspect(blank))["tables"] == (TABLES - {"api_keys"}) | {"alembic_version"}
+    assert (await _inspect(blank))["tables"] == (TABLES - {"live_events"}) | {"alembic_version"}
