@@ -10,6 +10,7 @@ from websockets.asyncio.client import ClientConnection
 
 from app.config import Settings
 from app.db import Database
+from app.events import mention_channel
 from app.outbox import prune, read_events
 from app.timeutil import utcnow
 from schema.cursors import decode_event
@@ -50,7 +51,7 @@ async def first_cursor(
     """Subscribe, receive one event, disconnect: (the event's mention id, its cursor)."""
     async with ws_client(server, {"apiKey": reader}) as ws:
         await subscribe(ws, "m", ops["LiveMentions"], {"symbols": ["AAPL"]})
-        await wait_for(lambda: bool(server.app.state.multiplexer.feeds))
+        await wait_for(lambda: mention_channel("AAPL") in server.resources.broker.subscribers)
         await ingest(server, pusher, ops, ["first"])
         (payload,) = await mentions(ws, 1)
     return payload["data"]["mentionAdded"]["id"], payload["extensions"]["cursor"]
