@@ -282,9 +282,9 @@ class Settings(BaseSettings):
         ge=0,
         le=86_400,
         description=(
-            "How often (s) a worker runs a full garbage collection and gives the C heap's free "
-            "pages back to the system (malloc_trim, glibc); closed connections wait for one under "
-            "the raised GC_GEN0_THRESHOLD; 0 = never"
+            "How often (s) a worker collects the young GC generations and gives the C heap's "
+            "free pages back to the system (malloc_trim, glibc), with a full collection only "
+            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last one; 0 = never"
         ),
     )
     prometheus_multiproc_dir: str | None = Field(
@@ -694,6 +694,16 @@ class Settings(BaseSettings):
         ge=1.0,
         le=86_400.0,
         description="Seconds between prunes of events older than LIVE_RETENTION_H",
+    )
+
+    # --- memory upkeep ---
+    memory_full_gc_growth_pct: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=1000.0,
+        description="Percent of RSS growth since the last full garbage collection that makes "
+        "the memory upkeep run another (a full pass holds the loop: with 10,000 connections "
+        "hundreds of ms)",
     )
 
     @model_validator(mode="before")

@@ -189,6 +189,10 @@ class Feed:
         finally:
             self.finished = True
             self.broadcast(END, b"")
+            # The task's CancelledError holds this frame, which holds the feed: without the
+            # feed's reference back to the task, refcounting frees them both at once instead
+            # of leaving a cycle for a full collection (app/monitoring/monitor.py).
+            self.task = None
 
 
 def _fell_behind(result: ExecutionResult) -> bool:
