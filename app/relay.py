@@ -7,7 +7,8 @@ and it makes a resume exact: a subscriber that joins when this worker has delive
 M gets (its cursor, M] from the database and everything after M live. The cost is one indexed
 read per wake-up per worker (a few ms, a batch of events at a time); Redis only carries the
 wake-up, so that the other workers read at once instead of at their next poll. Without Redis, or
-while it is down, a worker wakes on its own ingests and polls every LIVE_POLL_INTERVAL_MS.
+while it is down, a worker wakes on its own ingests and polls every LIVE_POLL_INTERVAL_MS. A
+worker without live subscribers reads nothing; its first subscriber fixes where it starts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import timedelta
 from app.broker import Broker
 from app.config import Settings
 from app.db import Database
+from app.monitoring.sql import background
 from app.outbox import last_cursor, prune, read_events
 from app.store import StoredMention
 from app.timeutil import utcnow
@@ -46,6 +48,7 @@ class Relay:
         self._pruned_at = 0.0
 
     def start(self) -> None:
+        self._pruned_at = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.create_task(self._run(), name="live-relay"),
             asyncio.create_task(self._listen(), name="live-relay-wake"),
@@ -87,8 +90,12 @@ class Relay:
         while True:
             self._wake.clear()
             try:
-                await self.catch_up()
-                await self._prune()
+                if self._subscribed():
+                    await self.catch_up()
+                else:
+                    self.upto = None  # a worker nobody subscribes to reads nothing
+                with background("live relay"):
+                    await self._prune()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -102,6 +109,9 @@ class Relay:
                 self._failing = False
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll_s)
+
+    def _subscribed(self) -> bool:
+        return any(channel != WAKE_CHANNEL for channel in self.broker.subscribers)
 
     async def _listen(self) -> None:
         async with self.broker.subscribe([WAKE_CHANNEL], queue_size=1, coalesce=True) as wakes:

@@ -67,6 +67,8 @@ async def live_events(
     broker = resources.broker
     async with broker.subscribe(channels, queue_size, coalesce, on_overflow) as subscriber:
         seen = 0
+        if start is None and resources.relay is not None:
+            await resources.relay.position()  # this worker's first subscriber: start here
         if start is not None:
             seen = await _check(resources, start)
             async for event in _replay(resources, start, seen, channels, coalesce):

@@ -150,8 +150,6 @@ async def test_subscribers_without_after_get_cursors_and_nothing_replayed(
     reader, pusher = await setup_keys(db)
     async with live_server(settings) as server:
         await ingest(server, pusher, operations, ["before"])
-        relay = server.resources.relay
-        await wait_for(lambda: relay is not None and bool(relay.upto))
         async with ws_client(server, {"apiKey": reader}) as ws:
             await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
             await asyncio.sleep(0.2)
