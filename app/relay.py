@@ -49,10 +49,7 @@ class Relay:
 
     def start(self) -> None:
         self._pruned_at = asyncio.get_running_loop().time()
-        self._tasks = [
-            asyncio.create_task(self._run(), name="live-relay"),
-            asyncio.create_task(self._listen(), name="live-relay-wake"),
-        ]
+        self._tasks = [asyncio.create_task(self._read_forever(), name="live-relay")]
 
     def wake(self) -> None:
         self._wake.set()
@@ -64,6 +61,10 @@ class Relay:
 
     async def position(self) -> int:
         """The cursor this worker has delivered up to, reading the tail first if it never has."""
+        if self._tasks and len(self._tasks) == 1:
+            # Listen for other workers' wake-ups from the first subscriber on: a worker nobody
+            # subscribes to needs none, and holds no Redis subscription for them.
+            self._tasks.append(asyncio.create_task(self._listen(), name="live-relay-wake"))
         if self.upto is None:
             self.upto = await last_cursor(self.db)
         return self.upto
@@ -85,7 +86,7 @@ class Relay:
                 return count
             await asyncio.sleep(0)  # a long backlog must not hold the loop
 
-    async def _run(self) -> None:
+    async def _read_forever(self) -> None:
         poll_s = self.settings.live_poll_interval_ms / 1000
         while True:
             self._wake.clear()
