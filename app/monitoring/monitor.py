@@ -162,7 +162,10 @@ class Monitor:
         gc.collect(1)
         rss = self.system.rss_bytes()
         growth = 1 + self.settings.memory_full_gc_growth_pct / 100
-        if self._rss_after_full is None or rss > self._rss_after_full * growth:
+        if self._rss_after_full is None:
+            self._rss_after_full = rss  # the reference point: no full pass for it
+            heap.trim()
+        elif rss > self._rss_after_full * growth:
             gc.collect()
             self.metrics.full_collections.inc()
             heap.trim()
