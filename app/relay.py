@@ -46,6 +46,7 @@ class Relay:
         self._tasks: list[asyncio.Task[None]] = []
         self._failing = False
         self._pruned_at = 0.0
+        self._closed = False
 
     def start(self) -> None:
         self._pruned_at = asyncio.get_running_loop().time()
@@ -88,7 +89,7 @@ class Relay:
 
     async def _read_forever(self) -> None:
         poll_s = self.settings.live_poll_interval_ms / 1000
-        while True:
+        while not self._closed:
             self._wake.clear()
             try:
                 if self._subscribed():
@@ -130,6 +131,10 @@ class Relay:
             log.info("live relay: pruned %d events older than %s", pruned, cutoff.isoformat())
 
     async def close(self) -> None:
+        # Python 3.11's wait_for loses a cancel that lands as the wake-up fires: the flag ends
+        # the loop then.
+        self._closed = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
