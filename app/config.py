@@ -290,9 +290,9 @@ class Settings(BaseSettings):
         ge=0,
         le=86_400,
         description=(
-            "How often (s) a worker runs a full garbage collection and gives the C heap's free "
-            "pages back to the system (malloc_trim, glibc); closed connections wait for one under "
-            "the raised GC_GEN0_THRESHOLD; 0 = never"
+            "How often (s) a worker collects the young GC generations and gives the C heap's "
+            "free pages back to the system (malloc_trim, glibc), with a full collection only "
+            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last one; 0 = never"
         ),
     )
     prometheus_multiproc_dir: str | None = Field(
@@ -704,6 +704,38 @@ class Settings(BaseSettings):
             "REDIS_URL names one node of a Redis Cluster: the client finds the others, splits "
             "multi-key reads and writes per hash slot and uses sharded pub/sub (docs/SCALING.md)"
         ),
+    )
+
+    # --- durable live events ---
+    live_retention_h: float = Field(
+        default=24.0,
+        ge=0.1,
+        le=720.0,
+        description="Hours an event stays resumable: an `after` cursor older than this is "
+        "refused with CURSOR_EXPIRED, and older events are pruned from the outbox",
+    )
+    live_poll_interval_ms: int = Field(
+        default=500,
+        ge=20,
+        le=60_000,
+        description="Milliseconds between reads of the outbox by each worker when no wake-up "
+        "arrived (Redis down, or the ingesting worker died): the delivery delay in that case",
+    )
+    live_prune_interval_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=86_400.0,
+        description="Seconds between prunes of events older than LIVE_RETENTION_H",
+    )
+
+    # --- memory upkeep ---
+    memory_full_gc_growth_pct: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=1000.0,
+        description="Percent of RSS growth since the last full garbage collection that makes "
+        "the memory upkeep run another (a full pass holds the loop: with 10,000 connections "
+        "hundreds of ms)",
     )
 
     @model_validator(mode="before")

@@ -1,4 +1,4 @@
-"""Events published after an ingest commits: `mentionAdded` and `sentimentUpdated`, per symbol.
+"""Events of an ingest: `mentionAdded` and `sentimentUpdated`, per symbol, built in its transaction.
 
 The payloads carry everything a subscriber's selection may need (the mention, the stock, the
 fresh rolling sentiment), so delivering an event costs no SQL on the receiving side.
@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.broker import Broker, Message
-from app.db import Database
+from app.broker import Message
 from app.models import (
     MENTION_READ_COLUMNS,
     ROLLING_SENTIMENT_COLUMNS,
@@ -23,7 +23,6 @@ from app.models import (
     SentimentBucket,
     Stock,
 )
-from app.resources import AfterWrite
 from app.store import StoredMention
 from app.timeutil import HOUR, floor_hour, utcnow
 
@@ -50,7 +49,7 @@ def _stock(row: Any) -> dict[str, Any]:
     }
 
 
-async def _mentions(db: Database, ids: Sequence[int]) -> list[Any]:
+async def _mentions(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
     stmt = (
         select(
             *MENTION_READ_COLUMNS,
@@ -64,11 +63,10 @@ async def _mentions(db: Database, ids: Sequence[int]) -> list[Any]:
         .where(Mention.id.in_(ids))
         .order_by(Mention.published_at, Mention.id)
     )
-    async with db.sessionmaker() as session:
-        return list(await session.execute(stmt))
+    return list(await session.execute(stmt))
 
 
-async def _sentiments(db: Database, stock_ids: Sequence[int], now: datetime) -> list[Any]:
+async def _sentiments(session: AsyncSession, stock_ids: Sequence[int], now: datetime) -> list[Any]:
     b = SentimentBucket
     stmt = (
         select(*ROLLING_SENTIMENT_COLUMNS)
@@ -76,15 +74,17 @@ async def _sentiments(db: Database, stock_ids: Sequence[int], now: datetime) -> 
         .where(b.bucket_start >= floor_hour(now) - (SENTIMENT_WINDOW_HOURS - 1) * HOUR)
         .group_by(b.stock_id)
     )
-    async with db.sessionmaker() as session:
-        return [r for r in await session.execute(stmt) if r.n]
+    return [r for r in await session.execute(stmt) if r.n]
 
 
-async def build_events(db: Database, stored: Sequence[StoredMention]) -> list[Message]:
-    """One `mention:<SYMBOL>` message per stored mention, one `sentiment:<SYMBOL>` per stock."""
+async def build_events(session: AsyncSession, stored: Sequence[StoredMention]) -> list[Message]:
+    """One `mention:<SYMBOL>` message per stored mention, one `sentiment:<SYMBOL>` per stock.
+
+    Read in the writing transaction (app/outbox.py), so the sentiment is the one just committed.
+    """
     if not stored:
         return []
-    mentions = await _mentions(db, [m.id for m in stored])
+    mentions = await _mentions(session, [m.id for m in stored])
     stocks = {r.stock_id: _stock(r) for r in mentions}
     messages: list[Message] = []
     for r in mentions:
@@ -101,7 +101,7 @@ async def build_events(db: Database, stored: Sequence[StoredMention]) -> list[Me
         }
         payload = orjson.dumps({"mention": mention, "stock": stocks[r.stock_id]})
         messages.append((mention_channel(r.symbol), payload))
-    for s in await _sentiments(db, sorted(stocks), utcnow()):
+    for s in await _sentiments(session, sorted(stocks), utcnow()):
         sentiment = {
             "stock_id": s.stock_id,
             "compound_score": round(s.total / s.n, 4),
@@ -115,12 +115,3 @@ async def build_events(db: Database, stored: Sequence[StoredMention]) -> list[Me
         payload = orjson.dumps({"sentiment": sentiment, "stock": stock})
         messages.append((sentiment_channel(stock["symbol"]), payload))
     return messages
-
-
-def event_publisher(db: Database, broker: Broker) -> AfterWrite:
-    """An after-write hook that publishes the events of committed mentions on `broker`."""
-
-    async def publish(stored: Sequence[StoredMention]) -> None:
-        await broker.publish(await build_events(db, stored))
-
-    return publish

@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.migrations = MigrationCheck(resources.db)
         if resources.monitor is not None:
             resources.monitor.start()
+        if resources.relay is not None:
+            resources.relay.start()
         warmer = start_warming(resources)
         app.state.warmer = warmer
         keeper = PartitionKeeper(resources.db, settings)

@@ -190,6 +190,28 @@ ROLLING_SENTIMENT_COLUMNS = (
 )
 
 
+class LiveEvent(Base):
+    """An announced event (the outbox): written with the mentions it announces, read by workers.
+
+    The id is the event's cursor: ids are taken under one lock held to the commit (app/outbox.py),
+    so they commit in order and a reader never sees a later id before an earlier one.
+    """
+
+    __tablename__ = "live_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+    __table_args__ = (
+        # Serves a resume: one subscriber's channels after its cursor.
+        Index("ix_live_events_channel_id", "channel", "id"),
+        # SQLite would reuse the id of a deleted last row; a cursor must never mean two events.
+        {"sqlite_autoincrement": True},
+    )
+
+
 class ApiKey(Base):
     """A partner's API key; only its SHA-256 hash is stored, never the key itself."""
 

@@ -15,6 +15,7 @@ from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
 from app.redis_shared import SharedRedis
+from app.relay import Relay
 from app.replicas import ReplicaSet
 from app.store import StoredMention
 
@@ -38,6 +39,7 @@ class Resources:
     redis: SharedRedis | None = None  # the worker's one Redis pool and breaker, when configured
     # The read replicas (DATABASE_REPLICA_URLS) and their health; None reads the primary only.
     replicas: ReplicaSet | None = None
+    relay: Relay | None = None  # reads the outbox and delivers its events to local subscribers
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -64,9 +66,8 @@ class Resources:
             resources.cache = build_cache(settings, redis)
             resources.after_write.append(invalidate_stored(resources.cache))
             resources.cache.on_record.append(monitor.cache_event)
-        from app.events import event_publisher
-
-        resources.after_write.append(event_publisher(resources.db, resources.broker))
+        resources.relay = Relay(settings, db, resources.broker)
+        resources.after_write.append(resources.relay.announce)
         return resources
 
     def reader(self) -> Database:
@@ -92,6 +93,8 @@ class Resources:
             await self.cache.close()
         if self.monitor is not None:
             await self.monitor.close()
+        if self.relay is not None:
+            await self.relay.close()
         await self.broker.close()
         if self.redis is not None:
             await self.redis.close()

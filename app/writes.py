@@ -20,6 +20,7 @@ from typing import Any
 
 from app.db import Database
 from app.dbfaults import MESSAGES, REFUSED, DatabaseFault, classify, is_transient, sqlstate
+from app.outbox import write_events
 from app.store import StoredMention, store_mentions
 
 log = logging.getLogger("insitechart.ingest")
@@ -36,7 +37,10 @@ class Written:
 
 async def _attempt(db: Database, rows: Sequence[dict[str, Any]]) -> list[StoredMention]:
     async with db.sessionmaker.begin() as session:
-        return await store_mentions(session, rows)
+        stored = await store_mentions(session, rows)
+        # The events commit with the rows they announce, or not at all (app/outbox.py).
+        await write_events(session, stored)
+        return stored
 
 
 async def _with_retries(

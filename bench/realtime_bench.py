@@ -141,6 +141,9 @@ async def run(args: argparse.Namespace) -> None:
         # Every subscriber is the same anonymous client, charged once when it subscribes: give it
         # the budget for all of them, or the later ones are refused (THROTTLED) and never deliver.
         "BUDGET_ANONYMOUS_CAPACITY": str(100 * (args.subscribers + 100)),
+        # A fresh budget per run: buckets an earlier run left in Redis (another capacity) refused
+        # thousands of subscriptions (issue 19).
+        "BUDGET_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:budget:",
         "LOG_LEVEL": "warning",
     }
     if args.redis:

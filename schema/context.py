@@ -19,6 +19,8 @@ class Context(BaseContext):
     loaders: Loaders
     # Set by a live subscription before each event it yields: the key events coalesce by.
     event_key: str | None = None
+    # Set with `event_key`: the event's cursor (its outbox id), sent in the `next` extensions.
+    event_cursor: int | None = None
     # Set by the cost budget once the operation has run: the points it actually cost (for traces).
     cost: int | None = None
 

@@ -69,3 +69,16 @@ def decode_stock(field: str, cursor: str) -> str:
     if len(parts) != 1 or not isinstance(parts[0], str) or not CURSOR_SYMBOL.fullmatch(parts[0]):
         raise BadUserInput(field, "is not a valid cursor")
     return parts[0]
+
+
+def encode_event(cursor: int) -> str:
+    return encode("e", cursor)
+
+
+def decode_event(field: str, cursor: str) -> int:
+    parts = _decode(field, cursor, "e")
+    if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
+        raise BadUserInput(field, "is not a valid cursor")
+    if parts[0] < 1:
+        raise BadUserInput(field, "is not a valid cursor")
+    return int(parts[0])

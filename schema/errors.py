@@ -44,6 +44,12 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
+class CursorExpired(ApiError):
+    """An `after` cursor of an event older than the retention window: resubscribe without it."""
+
+    code = "CURSOR_EXPIRED"
+
+
 class UpstreamUnavailable(ApiError):
     """A value from an external service (a market quote) could not be had in time."""
 

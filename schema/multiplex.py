@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 import strawberry
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import (
+    GraphQLError,
+    OperationType,
+    VariableNode,
+    get_operation_ast,
+    parse,
+    value_from_ast_untyped,
+)
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from app.broker import SlowConsumer, Subscriber
@@ -26,6 +33,7 @@ from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.context import Context
+from schema.cursors import encode_event
 from schema.errors import MaskInternalErrors
 
 log = logging.getLogger("insitechart.multiplex")
@@ -52,6 +60,31 @@ def live_field(query: str, operation_name: str | None) -> bool | None:
         return None
     name = getattr(getattr(selections[0], "name", None), "value", None)
     return COALESCING_FIELDS.get(name) if isinstance(name, str) else None
+
+
+@lru_cache(maxsize=256)
+def _after_argument(query: str, operation_name: str | None) -> tuple[str, Any] | None:
+    """The live field's `after` argument: ("variable", name) or ("value", literal), or None."""
+    operation = get_operation_ast(parse(query), operation_name)
+    field = operation.selection_set.selections[0] if operation is not None else None
+    for argument in getattr(field, "arguments", None) or ():
+        if argument.name.value != "after":
+            continue
+        if isinstance(argument.value, VariableNode):
+            return "variable", argument.value.name.value
+        return "value", value_from_ast_untyped(argument.value)
+    return None
+
+
+def resumes(query: str, operation_name: str | None, variables: dict[str, object] | None) -> bool:
+    """Whether a live operation resumes after a cursor: its replay is its own, never shared."""
+    after = _after_argument(query, operation_name)
+    if after is None:
+        return False
+    kind, value = after
+    if kind == "variable":
+        return (variables or {}).get(value) is not None
+    return value is not None
 
 
 class Outlet(Subscriber):
@@ -146,7 +179,8 @@ class Feed:
                         # resubscribe, instead of getting the raw error and a `complete`.
                         self.cut_off()
                         return
-                    self.broadcast(context.event_key or "", _next_payload(result))
+                    payload = _next_payload(result, context.event_cursor)
+                    self.broadcast(context.event_key or "", payload)
                     await asyncio.sleep(0)  # let the sockets drain between events of a burst
         except asyncio.CancelledError:
             raise
@@ -155,13 +189,17 @@ class Feed:
         finally:
             self.finished = True
             self.broadcast(END, b"")
+            # The task's CancelledError holds this frame, which holds the feed: without the
+            # feed's reference back to the task, refcounting frees them both at once instead
+            # of leaving a cycle for a full collection (app/monitoring/monitor.py).
+            self.task = None
 
 
 def _fell_behind(result: ExecutionResult) -> bool:
     return any(isinstance(e.original_error, SlowConsumer) for e in result.errors or ())
 
 
-def _next_payload(result: ExecutionResult) -> bytes:
+def _next_payload(result: ExecutionResult, cursor: int | None) -> bytes:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         # Results of a stream do not pass the masking extension: mask them here, so a database
@@ -170,6 +208,9 @@ def _next_payload(result: ExecutionResult) -> bytes:
         payload["errors"] = [e.formatted for e in masked]
     if result.extensions:
         payload["extensions"] = result.extensions
+    if cursor is not None:
+        # What a client passes as `after` to resume from this event (docs/REALTIME.md).
+        payload["extensions"] = {**payload.get("extensions", {}), "cursor": encode_event(cursor)}
     return orjson.dumps(payload)
 
 
@@ -199,10 +240,12 @@ class Multiplexer:
         )
         queue_size = resources.settings.realtime_queue_size
         outlet = Outlet(head, wire, queue_size, coalesce, on_overflow)
-        feed = self.feeds.get(key)
+        shared = not resumes(query, operation_name, variables)
+        feed = self.feeds.get(key) if shared else None
         if feed is None or feed.finished:
             feed = Feed(key, schema, resources)
-            self.feeds[key] = feed
+            if shared:
+                self.feeds[key] = feed
             feed.start()
         feed.outlets.add(outlet)
         try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
 import strawberry
 from starlette.websockets import WebSocket
 
@@ -26,6 +26,7 @@ from schema.auth import require_scope
 from schema.context import Context
 from schema.errors import BadUserInput
 from schema.query import normalize_symbol
+from schema.resume import live_events
 from schema.types import Mention, Sentiment
 
 log = logging.getLogger("insitechart.subscriptions")
@@ -81,19 +82,28 @@ async def _close(websocket: WebSocket) -> None:
         log.info("slow consumer close: %s", type(exc).__name__)
 
 
-def _event(info: strawberry.Info[Context], payload: bytes) -> dict[str, Any]:
-    """Decode an event and give it fresh loaders primed with its stock.
+def _event(info: strawberry.Info[Context], channel: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Note an event's key and cursor, and give the context fresh loaders primed with its stock.
 
     Fresh loaders per event keep nested fields (`stock { sentiment }`) as fresh as the event; with
     multiplexing this runs once per feed, not once per subscriber.
     """
-    event: dict[str, Any] = orjson.loads(payload)
     context = info.context
+    context.event_key = channel
+    cursor = event.get("cursor")
+    context.event_cursor = int(cursor) if cursor is not None else None
     context.loaders = Loaders.build(LoaderEnv.of(context.resources, cached=False))
     stock = StockRow(**event["stock"])
     context.loaders.stock_by_id.prime(stock.id, stock)
     context.loaders.stock_by_symbol.prime(stock.symbol, stock)
     return event
+
+
+AFTER = (
+    "The cursor of the last event received (the `cursor` in the extensions of each `next`): "
+    "the events missed since are delivered first, then live ones, with no gap and no duplicate. "
+    "Events are kept LIVE_RETENTION_H hours; an older cursor is refused with CURSOR_EXPIRED."
+)
 
 
 @strawberry.type
@@ -103,35 +113,40 @@ class Subscription:
         "bursts coalesce to the latest value per symbol. At most REALTIME_MAX_SYMBOLS symbols."
     )
     async def sentiment_updated(
-        self, info: strawberry.Info[Context], symbols: list[str]
+        self,
+        info: strawberry.Info[Context],
+        symbols: list[str],
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> AsyncGenerator[Sentiment, None]:
         wanted = await check_symbols(info, symbols)
-        broker = info.context.resources.broker
-        settings = info.context.resources.settings
+        resources = info.context.resources
         channels = [sentiment_channel(s) for s in wanted]
-        async with broker.subscribe(channels, feed_queue_size(settings), coalesce=True) as sub:
-            async for channel, payload in sub:
-                info.context.event_key = channel
-                row = _event(info, payload)["sentiment"]
+        size = feed_queue_size(resources.settings)
+        events = live_events(resources, channels, after, size, coalesce=True)
+        async with aclosing(events):
+            async for channel, event in events:
+                row = _event(info, channel, event)["sentiment"]
                 row["updated_at"] = datetime.fromisoformat(row["updated_at"])
                 yield Sentiment.from_row(SentimentRow(**row))
 
     @strawberry.subscription(
         description="Each new mention of the symbols, as it is stored. A subscriber more than "
-        "REALTIME_QUEUE_SIZE events behind is disconnected (close code 4008)."
+        "REALTIME_QUEUE_SIZE events behind is disconnected (close code 4008); it may resume "
+        "with `after`."
     )
     async def mention_added(
-        self, info: strawberry.Info[Context], symbols: list[str]
+        self,
+        info: strawberry.Info[Context],
+        symbols: list[str],
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> AsyncGenerator[Mention, None]:
         wanted = await check_symbols(info, symbols)
-        broker = info.context.resources.broker
-        settings = info.context.resources.settings
+        resources = info.context.resources
         channels = [mention_channel(s) for s in wanted]
-        async with broker.subscribe(
-            channels, feed_queue_size(settings), on_overflow=_closer(info)
-        ) as sub:
-            async for channel, payload in sub:
-                info.context.event_key = channel
-                row = _event(info, payload)["mention"]
+        size = feed_queue_size(resources.settings)
+        events = live_events(resources, channels, after, size, False, _closer(info))
+        async with aclosing(events):
+            async for channel, event in events:
+                row = _event(info, channel, event)["mention"]
                 row["published_at"] = datetime.fromisoformat(row["published_at"])
                 yield Mention.from_row(MentionRow(**row))

@@ -30,7 +30,7 @@ from app.db import Database, create_database
 from app.main import create_app
 
 BACKENDS = ["sqlite", "postgres"]
-TABLES = ("sentiment_buckets", "mentions", "stocks", "api_keys")
+TABLES = ("live_events", "sentiment_buckets", "mentions", "stocks", "api_keys")
 # Every Redis key the tests write through the app's settings starts with this run's prefix;
 # the run deletes them at the end, then fails if any other key without expiry appeared.
 RUN_PREFIX = f"test-{uuid.uuid4().hex[:8]}"

@@ -138,8 +138,14 @@ class Metrics:
         )
         self.heap_trims = Histogram(
             "insitechart_heap_trim_seconds",
-            "Time of each memory upkeep: a full garbage collection, then malloc_trim.",
+            "Time of each memory upkeep: a young-generation collection, then malloc_trim "
+            "(and a full collection when memory grew).",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=registry,
+        )
+        self.full_collections = Counter(
+            "insitechart_full_gc_total",
+            "Full garbage collections run by the memory upkeep (only when RSS grew).",
             registry=registry,
         )
         self.threads = Gauge(

@@ -31,6 +31,9 @@ class SystemSampler:
         self.process.cpu_percent(None)
         psutil.cpu_percent(None)
 
+    def rss_bytes(self) -> int:
+        return int(self.process.memory_info().rss)
+
     def sample(self) -> SystemSnapshot:
         with self.process.oneshot():
             cpu = self.process.cpu_percent(None)

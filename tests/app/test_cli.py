@@ -183,7 +183,7 @@ def test_migrated_database_behind_head_says_to_migrate(
 
     assert result.returncode == ExitCode.NOT_MIGRATED
     assert one_line(result) == (
-        "insitechart: error: the database is at revision 0001, not 0003; "
+        "insitechart: error: the database is at revision 0001, not 0004; "
         "run `insitechart migrate` first"
     )
 

@@ -155,10 +155,17 @@ async def test_ingest_uses_constant_statements_and_runs_after_write_hooks_once(
     inserts = [s.split("(")[0].strip() for s in log.statements if s.lstrip().startswith("INSERT")]
     # PostgreSQL's partitioned schema (0003) claims the keys first (app/mention_keys.py).
     keyed = ["INSERT INTO mention_keys"] if resources.db.dialect == "postgresql" else []
-    assert inserts == [*keyed, "INSERT INTO mentions", "INSERT INTO sentiment_buckets"]
-    # + the stock lookup before, and the two reads of the published events after commit (and,
-    # once per engine, the probe for the keyed schema)
+    assert inserts == [
+        *keyed,
+        "INSERT INTO mentions",
+        "INSERT INTO sentiment_buckets",
+        "INSERT INTO live_events",  # the events, in the same transaction (app/outbox.py)
+    ]
+    # + the stock lookup before, the two reads the events are built from, and on PostgreSQL the
+    # outbox lock that keeps cursors in commit order (and, once per engine, the probe for the
+    # keyed schema)
     selects = [
         s for s in log.statements if s.lstrip().startswith("SELECT") and "to_regclass" not in s
     ]
-    assert len(selects) == 3
+    assert len(selects) == (4 if resources.db.dialect == "postgresql" else 3)
+    assert sum("pg_advisory_xact_lock" in s for s in selects) == len(selects) - 3

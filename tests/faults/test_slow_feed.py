@@ -39,7 +39,9 @@ async def test_a_feed_more_events_behind_than_it_holds_closes_its_subscribers_wi
         stored = await ingest(
             server.resources, [MentionIn("NEWS", "x1", "$AAPL up", utcnow(), symbol="AAPL")]
         )
-        (event,) = [m for m in await build_events(db, stored.stored) if m[0].startswith("mention")]
+        async with db.sessionmaker() as session:
+            events = await build_events(session, stored.stored)
+        (event,) = [m for m in events if m[0].startswith("mention")]
         # Fifty events in one go: far more than the feed can hold before it runs again.
         await broker.publish([event] * 50)
         messages = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import psutil
 import pytest
@@ -11,7 +13,10 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.monitoring import heap
+from app.monitoring.monitor import Monitor
 from tests.conftest import serve
+from tests.factories.stocks import make_stock
+from tests.liveserver import live_server, subscribe, wait_for, ws_client
 from tests.monitoring.test_metrics import scrape
 
 needs_malloc_trim = pytest.mark.skipif(not heap.available(), reason="no malloc_trim in this libc")
@@ -52,3 +57,61 @@ async def test_an_interval_of_zero_never_trims(db: Database, settings: Settings)
         await asyncio.sleep(0.2)
         found = await scrape(client)
     assert found.get(("insitechart_heap_trim_seconds_count", ()), 0) == 0
+
+
+async def test_the_upkeep_runs_a_full_collection_only_when_memory_grew(
+    db: Database, settings: Settings
+) -> None:
+    monitor = Monitor(settings.model_copy(update={"memory_full_gc_growth_pct": 5.0}), db)
+    generations: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        monitor.trim_heap()  # the first one sets the reference point
+        first = list(generations)
+        generations.clear()
+        monitor.trim_heap()
+        steady = list(generations)
+        generations.clear()
+        grown = [bytearray(1024) for _ in range(psutil.Process().memory_info().rss // 8192)]
+        monitor.trim_heap()
+        after_growth = list(generations)
+    finally:
+        gc.callbacks.remove(record)
+    assert len(grown) > 0
+    assert first == [1]  # the reference point costs no full pass either
+    assert steady == [1]  # young generations only: no pause proportional to the whole heap
+    assert 2 in after_growth
+
+
+async def test_a_closed_subscription_is_freed_by_refcounting_without_a_collection(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    async with db.sessionmaker.begin() as session:
+        await make_stock(session, "AAPL")
+    quiet = settings.model_copy(update={"memory_trim_interval_s": 0})
+    async with live_server(quiet) as server:
+        multiplexer = server.app.state.multiplexer
+        gc.collect()
+        gc.disable()
+        try:
+            async with ws_client(server) as ws:
+                await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
+                await wait_for(lambda: bool(multiplexer.feeds))
+                (feed,) = multiplexer.feeds.values()
+                relay = server.resources.relay
+                # Waiting for events, not cancelled inside a SQL statement (whose cycles through
+                # SQLAlchemy's exception handling are not this test's subject).
+                await wait_for(lambda: relay is not None and relay.upto is not None)
+                freed = weakref.ref(feed)
+                del feed
+            await wait_for(lambda: not server.resources.broker.subscribers.get("mention:AAPL"))
+            await asyncio.sleep(0.1)
+            alive = freed() is not None
+        finally:
+            gc.enable()
+    assert not alive  # the feed, its task and its execution went with the last reference
