@@ -10,11 +10,12 @@ from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.db import Database
-from app.ingest import MentionIn, cashtags, ingest
+from app.ingest import cashtags, ingest
 from app.models import Mention, SentimentBucket
 from app.resources import Resources
 from app.store import StoredMention
 from app.timeutil import utcnow
+from tests.factories.mentions import mention
 from tests.factories.stocks import make_stock
 from tests.sqlcount import count_statements
 
@@ -29,12 +30,6 @@ async def resources(db: Database, settings: Settings) -> AsyncIterator[Resources
         yield res
     finally:
         await res.close()
-
-
-def mention(external_id: str, text: str = "$AAPL is great", **kw: Any) -> MentionIn:
-    fields: dict[str, Any] = {"source": "REDDIT", "published_at": utcnow() - timedelta(minutes=5)}
-    fields.update(kw)
-    return MentionIn(external_id=external_id, text=text, **fields)
 
 
 async def stored_counts(db: Database) -> tuple[int, int]:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ingest import MentionIn
 from app.sentiment import score_text
 from app.store import StoredMention, store_mentions
+from app.timeutil import utcnow
 
 _ids = itertools.count(1)
 
@@ -37,3 +40,10 @@ async def make_mentions(
         for at in times
     ]
     return await store_mentions(session, rows)
+
+
+def mention(external_id: str, text: str = "$AAPL is great", **kw: Any) -> MentionIn:
+    """A mention as the ingest service takes it: from Reddit, five minutes ago, unless `kw` says."""
+    fields: dict[str, Any] = {"source": "REDDIT", "published_at": utcnow() - timedelta(minutes=5)}
+    fields.update(kw)
+    return MentionIn(external_id=external_id, text=text, **fields)

@@ -16,11 +16,12 @@ from sqlalchemy import func, select, text
 from app.config import Settings
 from app.db import Database, create_database
 from app.dbfaults import TIMEOUT, DatabaseFault
-from app.ingest import MentionIn, ingest
+from app.ingest import ingest
 from app.models import Mention, SentimentBucket, Stock
 from app.resources import Resources
 from app.timeutil import utcnow
 from app.writes import write_rows
+from tests.factories.mentions import mention
 from tests.factories.stocks import make_stock
 
 # Writers that wait for each other in turn may wait a while on a busy machine: a lock wait is
@@ -38,12 +39,6 @@ async def resources(db: Database, settings: Settings) -> AsyncIterator[Resources
         yield res
     finally:
         await res.close()
-
-
-def mention(external_id: str, text: str = "$AAPL is great", **kw: Any) -> MentionIn:
-    fields: dict[str, Any] = {"source": "REDDIT", "published_at": utcnow() - timedelta(minutes=5)}
-    fields.update(kw)
-    return MentionIn(external_id=external_id, text=text, **fields)
 
 
 @asynccontextmanager

@@ -102,20 +102,25 @@ def mention(n: int) -> MentionIn:
     )
 
 
-async def test_reads_use_the_replica_writes_the_primary_and_a_bad_replica_is_skipped(
-    replicated: Pair,
-) -> None:
-    pair = replicated
-    settings = Settings(
+def replicated_settings(pair: Pair, **overrides: Any) -> Settings:
+    """The app on the pair: reads on the replica, no cache, no background work but `overrides`."""
+    return Settings(
         database_url=pair.primary.url,
         database_replica_urls=[pair.replica.url],
-        replica_max_lag_s=1.0,
-        replica_check_interval_s=60,  # the test runs the checks itself
+        replica_check_interval_s=60,  # the tests run the checks themselves
         cache_enabled=False,
         cache_warm_on_start=False,
         cache_warm_interval_s=0,
         mentions_partition_maintenance_s=0,
+        **overrides,
     )
+
+
+async def test_reads_use_the_replica_writes_the_primary_and_a_bad_replica_is_skipped(
+    replicated: Pair,
+) -> None:
+    pair = replicated
+    settings = replicated_settings(pair, replica_max_lag_s=1.0)
     app = create_app(settings)
     async with serve(app) as client:
         resources: Resources = app.state.resources
@@ -178,16 +183,8 @@ async def test_statements_on_the_replica_are_recorded_and_explained_there(
     replicated: Pair,
 ) -> None:
     pair = replicated
-    settings = Settings(
-        database_url=pair.primary.url,
-        database_replica_urls=[pair.replica.url],
-        replica_check_interval_s=60,
-        cache_enabled=False,
-        cache_warm_on_start=False,
-        cache_warm_interval_s=0,
-        mentions_partition_maintenance_s=0,
-        trace_slow_sql_ms=0.001,  # every statement is slow: each shape gets its plan
-    )
+    # Every statement is slow: each shape gets its plan.
+    settings = replicated_settings(pair, trace_slow_sql_ms=0.001)
     app = create_app(settings)
     async with serve(app) as client:
         resources: Resources = app.state.resources
