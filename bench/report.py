@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.server import METRICS_TOKEN
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -40,7 +42,11 @@ def now_iso() -> str:
 def metrics_cache_hit_ratio(base_url: str) -> float | str:
     """The server's cache hit ratio from Prometheus `/metrics`, or "n/a" when it exposes none."""
     try:
-        response = httpx.get(f"{base_url}/metrics", timeout=2.0)
+        response = httpx.get(
+            f"{base_url}/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+            timeout=2.0,
+        )
     except httpx.HTTPError:
         return "n/a"
     if response.status_code != 200:

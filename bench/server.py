@@ -18,6 +18,7 @@ import psutil
 from bench.config import PROJECT_ROOT, BenchConfig, bench_budget_env
 
 KINDS = ("real", "naive")
+METRICS_TOKEN = "bench-metrics"  # the bench's servers only, on 127.0.0.1
 LOG_DIR = PROJECT_ROOT / "bench" / "results"  # server logs of the last run (not versioned)
 
 
@@ -43,6 +44,8 @@ def server_env(config: BenchConfig) -> dict[str, str]:
     # Redis pub/sub channels ignore the db number: a prefix of its own keeps the bench's events
     # away from anyone else's subscribers on the same Redis.
     env["REALTIME_CHANNEL_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}:"
+    # Production guards /metrics with a bearer token (docs/SECURITY.md); the bench reads it.
+    env["METRICS_TOKEN"] = METRICS_TOKEN
     if config.redis_url:
         env["REDIS_URL"] = config.redis_url
     else:
