@@ -97,6 +97,11 @@ async def test_a_database_cut_between_commit_and_delivery_loses_no_event(
         ):
             await subscribe(ws, "m", operations["LiveMentions"], {"symbols": ["AAPL"]})
             await wait_for(lambda: mention_channel("AAPL") in serving.resources.broker.subscribers)
+            # The subscription is live once the worker knows where its outbox reading starts (one
+            # read at its first subscriber); a cut before that refuses the subscribe instead.
+            outbox = serving.resources.relay
+            assert outbox is not None
+            await wait_for(lambda: outbox.upto is not None)
             await relay.stop()  # the serving worker loses its database after the commits below
             await ingest_each(ingesting, pusher, operations, [f"cut{i}" for i in range(4)])
             await asyncio.sleep(0.5)  # its relay fails to read a few times meanwhile
