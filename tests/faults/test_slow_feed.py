@@ -21,9 +21,9 @@ ALONE = """subscription Alone($symbols: [String!]!) {
 }"""
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["multiplexed", "alone"])
+@pytest.mark.parametrize("multiplexed", [True, False], ids=["multiplexed", "alone"])
 async def test_a_feed_more_events_behind_than_it_holds_closes_its_subscribers_with_4008(
-    db: Database, settings: Settings, operations: dict[str, str], shared: bool
+    db: Database, settings: Settings, operations: dict[str, str], multiplexed: bool
 ) -> None:
     async with db.sessionmaker.begin() as session:
         await make_stock(session, "AAPL")
@@ -31,11 +31,11 @@ async def test_a_feed_more_events_behind_than_it_holds_closes_its_subscribers_wi
     # The feed's queue holds max(REALTIME_QUEUE_SIZE, 4 x INGEST_MAX_BATCH) = 4 events.
     tiny = settings.model_copy(update={"realtime_queue_size": 1, "ingest_max_batch": 1})
     async with live_server(tiny) as server, ws_client(server, {"apiKey": reader}) as ws:
-        document = operations["LiveMentions"] if shared else ALONE
+        document = operations["LiveMentions"] if multiplexed else ALONE
         await subscribe(ws, "m", document, {"symbols": ["AAPL"]})
         broker = server.resources.broker
         await wait_for(lambda: broker.is_live(mention_channel("AAPL")))
-        assert len(server.app.state.multiplexer.feeds) == (1 if shared else 0)
+        assert len(server.app.state.multiplexer.feeds) == (1 if multiplexed else 0)
         stored = await ingest(
             server.resources, [MentionIn("NEWS", "x1", "$AAPL up", utcnow(), symbol="AAPL")]
         )
