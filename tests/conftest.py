@@ -8,8 +8,12 @@ run instead of skipping.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -208,6 +212,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "redis_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.redis)
+
+
+def _dump_tasks(nodeid: str) -> None:
+    """Print every task of every running event loop: what a test about to time out waits on."""
+    out = sys.__stderr__
+    if out is None:
+        return
+    print(f"\n=== {nodeid}: close to its timeout; asyncio tasks ===", file=out)
+    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+        if not loop.is_running():
+            continue
+        for task in list(asyncio.all_tasks(loop)):
+            print(f"--- {task!r}", file=out)
+            task.print_stack(limit=12, file=out)
+    out.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Shortly before pytest-timeout fails a test, dump its asyncio tasks (a hang's evidence)."""
+    timeout = float(item.config.getini("timeout") or 0)
+    timer = None
+    if timeout > 15:
+        timer = threading.Timer(timeout - 10, _dump_tasks, args=(item.nodeid,))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _persistent_keys(client: redis.Redis) -> set[bytes]:
