@@ -15,23 +15,23 @@ from starlette.requests import HTTPConnection
 from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.dbfaults import LogLimiter
-from app.graphiql import mount_graphiql_assets
-from app.http_limits import (
+from app.http.graphiql import mount_graphiql_assets
+from app.http.known_refusals import KnownRefusals
+from app.http.limits import (
     GraphQLHTTPError,
     GraphQLHTTPRules,
     graphql_http_error_handler,
     internal_error_handler,
 )
-from app.known_refusals import KnownRefusals
+from app.http.response_cache import ResponseCache
+from app.http.security_headers import SecurityHeaders
+from app.http.wire import ExposeWire
 from app.logging import configure_logging
 from app.migrate import RUN_MIGRATE, MigrationCheck
 from app.monitoring.http import metrics_endpoint
 from app.partition_task import PartitionKeeper
 from app.resources import Resources
-from app.response_cache import ResponseCache
 from app.runtime import tuned_gc
-from app.security_headers import SecurityHeaders
-from app.wire import ExposeWire
 from loaders.warming import Warmer
 from schema import build_schema
 from schema.auth import Unauthenticated

@@ -193,8 +193,9 @@ ROLLING_SENTIMENT_COLUMNS = (
 class LiveEvent(Base):
     """An announced event (the outbox): written with the mentions it announces, read by workers.
 
-    The id is the event's cursor: ids are taken under one lock held to the commit (app/outbox.py),
-    so they commit in order and a reader never sees a later id before an earlier one.
+    The id is the event's cursor: ids are taken under one lock held to the commit
+    (app/realtime/outbox.py), so they commit in order and a reader never sees a later id before an
+    earlier one.
     """
 
     __tablename__ = "live_events"

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.broker import Broker, create_broker
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
@@ -14,8 +13,9 @@ from app.dbfaults import LogLimiter
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
+from app.realtime.broker import Broker, create_broker
+from app.realtime.relay import Relay
 from app.redis_shared import SharedRedis
-from app.relay import Relay
 from app.replicas import ReplicaSet
 from app.store import StoredMention
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.db import Database
 from app.dbfaults import MESSAGES, REFUSED, DatabaseFault, classify, is_transient, sqlstate
-from app.outbox import write_events
+from app.realtime.outbox import write_events
 from app.store import StoredMention, store_mentions
 
 log = logging.getLogger("insitechart.ingest")
@@ -38,7 +38,7 @@ class Written:
 async def _attempt(db: Database, rows: Sequence[dict[str, Any]]) -> list[StoredMention]:
     async with db.sessionmaker.begin() as session:
         stored = await store_mentions(session, rows)
-        # The events commit with the rows they announce, or not at all (app/outbox.py).
+        # The events commit with the rows they announce, or not at all (app/realtime/outbox.py).
         await write_events(session, stored)
         return stored
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from app import migrate
 from app.config import Settings
 from app.db import create_database
-from app.seed import SeedOptions, seed
+from app.demo.seed import SeedOptions, seed
 from bench.config import BenchConfig
 
 

@@ -5,7 +5,7 @@ Three ways to store the same batches, interleaved round by round on one database
 - `after-commit`: the path before issue 19, the transaction, then the two reads that build the
   events in a new session after the commit (the step a fault between commit and read could lose);
 - `outbox`: the durable path, the two reads, the advisory lock and the outbox insert inside the
-  transaction (app/outbox.py).
+  transaction (app/realtime/outbox.py).
 
     python -m bench.outbox_bench --database-url postgresql+asyncpg://postgres@127.0.0.1/bench19
 """
@@ -23,9 +23,9 @@ from typing import Any
 from app import migrate
 from app.config import Settings
 from app.db import Database, create_database
-from app.events import build_events
 from app.models import Stock
-from app.outbox import write_events
+from app.realtime.events import build_events
+from app.realtime.outbox import write_events
 from app.sentiment import score_text
 from app.store import store_mentions
 from app.timeutil import utcnow

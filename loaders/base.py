@@ -34,7 +34,8 @@ class LoaderEnv:
     now: datetime
     quotes: QuoteProvider = field(default_factory=SimulatedProvider)
     cache: Cache | None = None
-    # The generation of every cache tag this request's values depend on (app/response_cache.py).
+    # The generation of every cache tag this request's values depend on
+    # (app/http/response_cache.py).
     tags: dict[str, int] = field(default_factory=dict)
 
     @classmethod

@@ -23,7 +23,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from app.response_cache import OPERATION_STATE_KEY, POLICY_STATE_KEY, TAGS_STATE_KEY
+from app.http.response_cache import OPERATION_STATE_KEY, POLICY_STATE_KEY, TAGS_STATE_KEY
 from loaders.rows import MentionRow, PointRow, SentimentRow, StockRow, TrendingRow
 from schema.context import Context
 
@@ -107,7 +107,7 @@ def shared_ttl(
 
 
 class CachePolicy(SchemaExtension):
-    """Tell the response cache (app/response_cache.py) whether and how long it may share a result.
+    """Tell the response cache (app/http/response_cache.py) if, and how long, it may share a result.
 
     The verdict goes in the request's state; the middleware reads it once the response is done,
     with the cache tags (and their generations) the loaders read while executing.

@@ -6,7 +6,7 @@ from cross_web import HTTPException
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from app.http_limits import GraphQLHTTPError, mutation_over_get
+from app.http.limits import GraphQLHTTPError, mutation_over_get
 
 REASON_CHARS = 200  # a reason may quote the client's operationName
 

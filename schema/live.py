@@ -38,11 +38,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from app.broker import SlowConsumer
 from app.config import Settings
-from app.graphiql import graphiql_page
+from app.http.graphiql import graphiql_page
+from app.http.wire import Wire
 from app.ratelimit import cost_limit, max_cost_refusal, throttled_refusal, tier_rate
-from app.wire import Wire
+from app.realtime.broker import SlowConsumer
 from schema.admission import Admitted, SyntaxRefusal, admit
 from schema.auth import Unauthenticated, bearer_token, identify
 from schema.budget import refusal_cost
@@ -306,7 +306,7 @@ class LiveRouter(GraphQLRouter[Context, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        """GraphiQL with its assets served by this app (app/graphiql.py), never from a CDN."""
+        """GraphiQL with its assets served by this app (app/http/graphiql.py), never from a CDN."""
         return graphiql_page()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:

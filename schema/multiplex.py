@@ -27,9 +27,9 @@ from graphql import (
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from app.broker import SlowConsumer, Subscriber
+from app.http.wire import Wire, text_frame
+from app.realtime.broker import SlowConsumer, Subscriber
 from app.resources import Resources
-from app.wire import Wire, text_frame
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.context import Context

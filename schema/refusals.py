@@ -2,7 +2,7 @@
 
 `parse_document` remembers what it refused; `known_refusal` answers from that memory and from
 the checks that need no parse, so the HTTP layer can refuse such a document before any context,
-extension or parse is built for it (app/known_refusals.py).
+extension or parse is built for it (app/http/known_refusals.py).
 """
 
 from __future__ import annotations

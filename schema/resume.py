@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from app.outbox import Event, is_retained, last_cursor, latest_events, read_events
+from app.realtime.outbox import Event, is_retained, last_cursor, latest_events, read_events
 from app.resources import Resources
 from schema.cursors import decode_event
 from schema.errors import CursorExpired

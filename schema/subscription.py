@@ -19,7 +19,7 @@ import strawberry
 from starlette.websockets import WebSocket
 
 from app.config import Settings
-from app.events import mention_channel, sentiment_channel
+from app.realtime.events import mention_channel, sentiment_channel
 from loaders import LoaderEnv, Loaders
 from loaders.rows import MentionRow, SentimentRow, StockRow
 from schema.auth import require_scope

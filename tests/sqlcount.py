@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-# What app/relay.py runs in the background of every app: reads and prunes of the outbox.
+# What app/realtime/relay.py runs in the background of every app: reads and prunes of the outbox.
 BACKGROUND = re.compile(r"\s*(SELECT [^;]*?FROM live_events\b|DELETE FROM live_events\b)", re.S)
 
 

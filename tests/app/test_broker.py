@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from app.broker import Broker, SlowConsumer, create_broker
+from app.realtime.broker import Broker, SlowConsumer, create_broker
 from tests.liveserver import wait_for
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser, main, package_version
-from app.cli_errors import ExitCode
+from app.cli.errors import ExitCode
 from app.config import get_settings
 
 UNREACHABLE = "postgresql+asyncpg://app:secret@127.0.0.1:1/insitechart"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import cli
-from app.cli_errors import ExitCode
+from app.cli.errors import ExitCode
 from app.config import Settings, get_settings
 from app.db import Database
 from app.models import Mention

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from app.compression import accepts_gzip, deflate_head, gzip_with
+from app.http.compression import accepts_gzip, deflate_head, gzip_with
 
 HEAD = b'{"data":{"stocks":[' + b",".join(b'{"symbol":"S%03d"}' % i for i in range(300)) + b"]}"
 

@@ -154,7 +154,7 @@ async def test_ingest_uses_constant_statements_and_runs_after_write_hooks_once(
         *keyed,
         "INSERT INTO mentions",
         "INSERT INTO sentiment_buckets",
-        "INSERT INTO live_events",  # the events, in the same transaction (app/outbox.py)
+        "INSERT INTO live_events",  # the events, in the same transaction (app/realtime/outbox.py)
     ]
     # + the stock lookup before, the two reads the events are built from, and on PostgreSQL the
     # outbox lock that keeps cursors in commit order (and, once per engine, the probe for the

@@ -8,7 +8,7 @@ import contextlib
 from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
-from app.relay import WAKE_CHANNEL
+from app.realtime.relay import WAKE_CHANNEL
 from bench.config import bench_settings, read_operations
 from bench.http1 import Http1Pool
 from bench.live import Ingester, LiveStats, churn, live_user, ws_url

@@ -22,7 +22,7 @@ def persisted(digest: str = HASH) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
 
 
-# GET operations need a non-simple header (CSRF prevention, app/http_limits.py).
+# GET operations need a non-simple header (CSRF prevention, app/http/limits.py).
 PREFLIGHT = {"apollo-require-preflight": "1"}
 
 

@@ -11,8 +11,8 @@ from graphql import parse
 from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
+from app.http.response_cache import NOT_A_QUERY
 from app.main import create_app
-from app.response_cache import NOT_A_QUERY
 from app.timeutil import utcnow
 from schema import build_schema
 from schema.caching import selected_types
@@ -24,7 +24,7 @@ from tests.sqlcount import count_statements
 
 BIG = "query { stocks(first: 30) { nodes { symbol name sector } } }"
 STOCKS_ONLY = "query { stocks(first: 5) { nodes { symbol name } } }"
-# GET operations need a non-simple header (CSRF prevention, app/http_limits.py).
+# GET operations need a non-simple header (CSRF prevention, app/http/limits.py).
 PREFLIGHT = {"apollo-require-preflight": "1"}
 
 

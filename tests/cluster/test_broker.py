@@ -7,7 +7,7 @@ import uuid
 
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
-from app.broker import Broker, RedisBackend
+from app.realtime.broker import Broker, RedisBackend
 from app.redis_shared import SharedRedis, connect
 from tests.liveserver import wait_for
 

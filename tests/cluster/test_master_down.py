@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.broker import Broker, Message, RedisBackend, Subscriber
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.realtime.broker import Broker, Message, RedisBackend, Subscriber
 from app.redis_shared import SharedRedis, connect
 from app.resources import Resources
 from bench.rediscluster import RedisCluster

@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection
 
 from app.config import Settings
 from app.db import Database
-from app.events import mention_channel
+from app.realtime.events import mention_channel
 from tests.faults.conftest import relayed_database
 from tests.faults.services import RedisServer
 from tests.liveserver import LiveServer, live_server, receive, subscribe, wait_for, ws_client

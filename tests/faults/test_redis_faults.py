@@ -158,7 +158,7 @@ async def test_subscribing_while_redis_is_down_works_locally_and_leaks_no_addres
 async def test_pub_sub_resumes_after_redis_restarts_without_resubscribing(
     private_redis: RedisServer,
 ) -> None:
-    from app.broker import create_broker
+    from app.realtime.broker import create_broker
 
     broker = create_broker(private_redis.url, prefix="t:")
     other = redis.Redis.from_url(private_redis.url)

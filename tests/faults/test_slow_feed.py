@@ -9,8 +9,8 @@ from websockets.exceptions import ConnectionClosed
 from app.apikeys import create_key
 from app.config import Settings
 from app.db import Database
-from app.events import build_events, mention_channel
 from app.ingest import MentionIn, ingest
+from app.realtime.events import build_events, mention_channel
 from app.timeutil import utcnow
 from tests.factories.stocks import make_stock
 from tests.liveserver import live_server, receive, subscribe, wait_for, ws_client

@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from app.security_headers import INLINE_SCRIPT
+from app.http.security_headers import INLINE_SCRIPT
 
 
 async def test_the_graphiql_page_has_a_csp_allowing_only_its_own_scripts(

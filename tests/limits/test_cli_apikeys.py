@@ -12,7 +12,7 @@ import pytest
 
 from app.apikeys import authenticate, hash_key
 from app.cli import main
-from app.cli_errors import ExitCode
+from app.cli.errors import ExitCode
 from app.config import get_settings
 from app.db import Database
 from tests.conftest import graphql

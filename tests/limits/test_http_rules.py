@@ -11,7 +11,7 @@ import pytest
 
 from app.config import Settings
 from app.db import Database
-from app.http_limits import GraphQLHTTPRules, Receive, Scope, Send
+from app.http.limits import GraphQLHTTPRules, Receive, Scope, Send
 from tests.factories.stocks import make_stock
 from tests.sqlcount import count_statements
 

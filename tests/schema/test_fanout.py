@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.config import Settings
 from app.db import Database
-from app.events import mention_channel
+from app.realtime.events import mention_channel
 from schema.multiplex import Feed, Multiplexer
 from tests.liveserver import live_server, receive, subscribe, wait_for, ws_client
 from tests.schema.test_subscription import ingest_over_http, item, setup_keys

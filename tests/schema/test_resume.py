@@ -10,8 +10,8 @@ from websockets.asyncio.client import ClientConnection
 
 from app.config import Settings
 from app.db import Database
-from app.events import mention_channel
-from app.outbox import prune, read_events
+from app.realtime.events import mention_channel
+from app.realtime.outbox import prune, read_events
 from app.timeutil import utcnow
 from schema.cursors import decode_event
 from tests.liveserver import LiveServer, live_server, receive, subscribe, wait_for, ws_client

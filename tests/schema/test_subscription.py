@@ -20,7 +20,7 @@ from app import cli
 from app.apikeys import create_key
 from app.config import Settings, get_settings
 from app.db import Database
-from app.events import mention_channel, sentiment_channel
+from app.realtime.events import mention_channel, sentiment_channel
 from app.timeutil import utcnow
 from schema.multiplex import Multiplexer
 from tests.factories.stocks import make_stock

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from app.chatter import Listing, generate, make_plan, mask_entities, short_name
+from app.demo.chatter import Listing, generate, make_plan, mask_entities, short_name
 from app.models import MentionSource
 from app.sentiment import score_text
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from app.cli_seed import prepare_demo
+from app.cli.seed import prepare_demo
 from app.config import Settings
 from app.db import Database, create_database
+from app.demo.seed import SeedOptions, count_mentions
 from app.models import Mention, Stock
-from app.seed import SeedOptions, count_mentions
 
 TINY = SeedOptions(mentions=120, days=2, stocks=10, batch_size=50)
 

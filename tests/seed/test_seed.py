@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.db import Database
+from app.demo.seed import SeedError, SeedOptions, count_mentions, seed
 from app.models import Mention, SentimentBucket, Stock
-from app.seed import SeedError, SeedOptions, count_mentions, seed
 from app.sentiment import label_for
 from app.store import MENTION_COLUMNS, store_mentions
 from app.timeutil import floor_hour

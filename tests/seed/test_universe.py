@@ -5,9 +5,9 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.db import Database
+from app.demo.seed import upsert_stocks
+from app.demo.universe import SECTORS, load_universe
 from app.models import Stock
-from app.seed import upsert_stocks
-from app.universe import SECTORS, load_universe
 
 
 def test_universe_is_the_sp500_with_names_exchanges_and_sectors() -> None:

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from contextlib import suppress
 from datetime import timedelta
 
-from app.broker import Broker
 from app.config import Settings
 from app.db import Database
 from app.monitoring.sql import background
-from app.outbox import last_cursor, prune, read_events
+from app.realtime.broker import Broker
+from app.realtime.outbox import last_cursor, prune, read_events
 from app.store import StoredMention
 from app.timeutil import utcnow
 

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.chatter import Listing, Plan, generate, make_plan, popularity_order, short_name
 from app.db import Database
+from app.demo.chatter import Listing, Plan, generate, make_plan, popularity_order, short_name
+from app.demo.universe import Company, load_universe
 from app.models import Mention, Stock
 from app.store import store_mentions
 from app.timeutil import utcnow
-from app.universe import Company, load_universe
 
 EXTERNAL_ID_PREFIX = "seed-"
 MAX_MENTIONS = 50_000_000

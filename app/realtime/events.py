@@ -14,7 +14,6 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.broker import Message
 from app.models import (
     MENTION_READ_COLUMNS,
     ROLLING_SENTIMENT_COLUMNS,
@@ -23,6 +22,7 @@ from app.models import (
     SentimentBucket,
     Stock,
 )
+from app.realtime.broker import Message
 from app.store import StoredMention
 from app.timeutil import HOUR, floor_hour, utcnow
 
@@ -80,7 +80,8 @@ async def _sentiments(session: AsyncSession, stock_ids: Sequence[int], now: date
 async def build_events(session: AsyncSession, stored: Sequence[StoredMention]) -> list[Message]:
     """One `mention:<SYMBOL>` message per stored mention, one `sentiment:<SYMBOL>` per stock.
 
-    Read in the writing transaction (app/outbox.py), so the sentiment is the one just committed.
+    Read in the writing transaction (app/realtime/outbox.py), so the sentiment is the one just
+    committed.
     """
     if not stored:
         return []

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from app.cli.errors import fail
+from app.cli.options import Subcommands
 from app.config import Settings
 
 QUERY = """
@@ -61,8 +63,6 @@ def render(shapes: list[dict[str, Any]], top: int) -> str:
 
 
 def cmd_sql_plans(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import fail
-
     token = args.key or os.environ.get("INSITECHART_ADMIN_KEY")
     if not token:
         return fail("an API key with the admin scope is needed: --key or INSITECHART_ADMIN_KEY")
@@ -76,7 +76,7 @@ def cmd_sql_plans(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     plans = sub.add_parser(
         "sql-plans",
         help="list a running server's busiest SQL shapes with their query plans and hints",

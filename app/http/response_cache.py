@@ -32,9 +32,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.cache import RESPONSES_TAG, Cache
-from app.compression import Deflated, accepts_gzip, deflate_head, gzip_with
 from app.config import Settings
-from app.graphql_request import GraphQLRequest, parse, read_body, replay
+from app.http.compression import Deflated, accepts_gzip, deflate_head, gzip_with
+from app.http.graphql_request import GraphQLRequest, parse, read_body, replay
 from app.ratelimit import anonymous_client, cost_report, throttled_refusal, tier_rate
 
 if TYPE_CHECKING:

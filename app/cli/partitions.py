@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
 
+from app.cli.checks import ensure_database
+from app.cli.options import Subcommands
 from app.config import Settings
 from app.db import create_database
 from app.partitions import Report, maintain
@@ -13,8 +14,6 @@ from app.timeutil import utcnow
 
 
 def cmd_partitions(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import ensure_database
-
     ensure_database(settings)
 
     async def run() -> Report:
@@ -34,7 +33,7 @@ def cmd_partitions(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     cmd = sub.add_parser(
         "partitions",
         help="create mention partitions ahead of now, drop those past retention (idempotent)",

@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.broker import Message
 from app.db import Database
-from app.events import build_events
 from app.models import LiveEvent
+from app.realtime.broker import Message
+from app.realtime.events import build_events
 from app.store import StoredMention
 
 # pg_advisory_xact_lock key: "live" in ASCII, so it is recognisable in pg_locks.

@@ -258,7 +258,7 @@ def check_body(body: bytes) -> None:
         )
     persisted = extensions is not None and "persistedQuery" in extensions
     query = data.get("query")
-    # An automatic persisted query may send its hash alone (app/response_cache.py resolves it).
+    # An automatic persisted query may send its hash alone (app/http/response_cache.py resolves it).
     if not isinstance(query, str) and not (persisted and query is None):
         raise GraphQLHTTPError(400, "BAD_REQUEST", "'query' must be a string", field="query")
     name = data.get("operationName")

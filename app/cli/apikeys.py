@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from app.apikeys import SCOPES, TIERS, InvalidKeyRequest, create_key, list_keys, revoke_key
-from app.cli_errors import CliError, ExitCode
+from app.cli.checks import ensure_migrated
+from app.cli.errors import CliError, ExitCode
+from app.cli.options import Subcommands
 from app.config import Settings
 from app.db import Database, create_database
 
@@ -16,8 +18,6 @@ T = TypeVar("T")
 
 
 def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from app.cli import ensure_migrated
-
     ensure_migrated(settings)
 
     async def run() -> T:
@@ -64,7 +64,7 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser("apikey", help="create, list or revoke API keys")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 

@@ -20,7 +20,9 @@ from typing import IO, Any
 import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.cli_errors import CliError, ExitCode
+from app.cli.checks import ensure_migrated
+from app.cli.errors import CliError, ExitCode
+from app.cli.options import Subcommands
 from app.config import Settings
 from app.dbfaults import DatabaseFault
 from app.ingest import IngestResult, MentionIn, Rejection, ingest
@@ -168,8 +170,6 @@ async def run(path: Path, settings: Settings, show_progress: bool) -> Totals:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import ensure_migrated
-
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path} is not a readable file", ExitCode.NOT_FOUND)
@@ -197,7 +197,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.REJECTED if totals.rejected else ExitCode.OK
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "ingest",
         help="ingest mentions from a JSON-lines file",

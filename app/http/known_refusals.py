@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from app.config import Settings
-from app.http_limits import ASGIApp, Message, Receive, Scope, Send, replay
+from app.http.limits import ASGIApp, Message, Receive, Scope, Send, replay
 from app.monitoring.monitor import Monitor
 from app.ratelimit import anonymous_client, throttled_refusal, tier_rate
 

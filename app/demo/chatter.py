@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from app import phrases
+from app.demo import phrases
+from app.demo.universe import Company
 from app.models import MentionSource
 from app.sentiment import score_text
 from app.timeutil import HOUR, floor_hour
-from app.universe import Company
 
 # Chatter concentrates on a few names (Zipf with this exponent over the popularity ranking).
 ZIPF_EXPONENT = 1.07

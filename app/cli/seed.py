@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -18,22 +17,24 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from app.cli_errors import CliError
+from app import migrate
+from app.cli.checks import ensure_database, ensure_migrated
+from app.cli.errors import CliError
+from app.cli.options import Subcommands, add_bind_options
+from app.cli.serve import cmd_serve
 from app.config import Settings
 from app.db import create_database
-from app.seed import SeedError, SeedOptions, SeedReport, count_mentions, seed
-from app.universe import load_universe
+from app.demo.seed import SeedError, SeedOptions, SeedReport, count_mentions, seed
+from app.demo.universe import load_universe
 
 
-def add_commands(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     """Register `seed` and `demo` on the `insitechart` parser."""
     cmd = sub.add_parser("seed", help="load the S&P 500 and generated, scored mentions")
     add_seed_options(cmd)
     cmd.set_defaults(handler=cmd_seed)
 
     demo = sub.add_parser("demo", help="migrate, load demo data if the database is empty, serve")
-    from app.cli import add_bind_options
-
     add_bind_options(demo)
     demo.set_defaults(handler=cmd_demo, workers=None)
 
@@ -118,8 +119,6 @@ def _progress(show: bool) -> Progress:
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import ensure_migrated
-
     options = options_from(args)
     try:
         options.check(len(load_universe()))
@@ -133,8 +132,6 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 async def prepare_demo(settings: Settings, options: SeedOptions | None = None) -> str:
     """Migrate to head, then seed (with the defaults) only if there is no mention yet."""
-    from app import migrate
-
     db = create_database(settings)
     try:
         await migrate.upgrade(db)
@@ -144,8 +141,6 @@ async def prepare_demo(settings: Settings, options: SeedOptions | None = None) -
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import cmd_serve, ensure_database
-
     ensure_database(settings)
     print(asyncio.run(prepare_demo(settings)), file=sys.stderr)
     return cmd_serve(args, settings)

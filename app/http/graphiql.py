@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
+STATIC = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 ASSETS_PATH = "/graphiql"
 
 

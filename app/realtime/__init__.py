@@ -1,0 +1,1 @@
+"""Live events: written in the ingest's transaction (outbox), relayed after commit, fanned out."""
