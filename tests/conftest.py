@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import sys
 import tempfile
 import threading
 import uuid
@@ -214,19 +213,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
+HANG_LOG = Path(tempfile.gettempdir()) / f"insitechart-hang-{os.getpid()}.log"
+
+
 def _dump_tasks(nodeid: str) -> None:
-    """Print every task of every running event loop: what a test about to time out waits on."""
-    out = sys.__stderr__
-    if out is None:
-        return
-    print(f"\n=== {nodeid}: close to its timeout; asyncio tasks ===", file=out)
-    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
-        if not loop.is_running():
-            continue
-        for task in list(asyncio.all_tasks(loop)):
-            print(f"--- {task!r}", file=out)
-            task.print_stack(limit=12, file=out)
-    out.flush()
+    """Write every task of every running event loop to HANG_LOG: what a test about to time out
+    waits on. pytest captures stderr, and a rerun hides the first attempt's report; the end of
+    the run prints the file."""
+    with HANG_LOG.open("a") as out:
+        print(f"\n=== {nodeid}: close to its timeout; asyncio tasks ===", file=out)
+        for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+            if not loop.is_running():
+                continue
+            for task in list(asyncio.all_tasks(loop)):
+                print(f"--- {task!r}", file=out)
+                task.print_stack(limit=12, file=out)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -280,6 +281,9 @@ def leftovers() -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run that leaves state behind fails; under CI, so does one without PostgreSQL or Redis."""
+    if HANG_LOG.exists():
+        print(HANG_LOG.read_text())
+        HANG_LOG.unlink()
     if session.config.option.collectonly or "metrics_dirs" not in _before:
         return
     left = leftovers()

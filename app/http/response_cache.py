@@ -16,12 +16,17 @@ A response depending on more than CACHE_RESPONSE_MAX_TAGS tags is tagged `respon
 which every ingest bumps. A look-up is one round trip: a script on Redis reads the entry and
 checks its tags' generations (Backend.get_current), and returns the `responses` generation too.
 
+Concurrent misses of one entry execute once per worker: the others wait for the first, then look
+the entry up again (docs/CACHING.md).
+
 A hit is still a request of its operation: it is recorded through the monitor (latency histogram
 and `serverStats`) under the name GraphQL recorded when the entry was stored.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import time
@@ -50,6 +55,7 @@ NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
 JSON = (b"content-type", b"application/json")
 VARY = (b"vary", b"Accept-Encoding")  # a shared response that may be sent compressed
 HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
+FLIGHT_KEPT_S = 1.0  # how long after a miss is stored the requests that missed it look again
 
 
 def _error(message: str, code: str, **extra: object) -> bytes:
@@ -62,6 +68,8 @@ class ResponseCache:
         self.settings = settings
         self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
         self.apq_prefix = f"{settings.cache_namespace}:apq:"
+        # Misses executing now (or stored a moment ago), by entry key; done once answered.
+        self._inflight: dict[str, asyncio.Future[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -154,31 +162,94 @@ class ResponseCache:
         raw, responses_generation = await cache.backend.get_current(
             key, cache.generation_key(""), RESPONSES_TAG
         )
-        hit = _decode(raw)
-        if hit is not None:
-            _, expires, etag, requested, operation, body, deflated = hit
-            max_age = int(expires - time.time())
-            if max_age > 0:
-                cache.record("response", "hits")
-                shared = [
-                    (b"cache-control", f"public, max-age={max_age}".encode()),
-                    (b"etag", etag.encode()),
-                    (b"x-cache", b"HIT"),
-                ]
-                if request.method == "GET" and etag in headers.get("if-none-match", ""):
-                    await _send(send, 304, b"", shared, content_type=False)
-                    self._record_hit(scope, operation, started)
-                    return
-                tail, retry = await self._charge_hit(scope, requested)
-                if retry is not None:
-                    throttled = [(b"retry-after", str(retry).encode())]
-                    await _send(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
-                    self._record_hit(scope, operation, started, "THROTTLED")
-                    return
-                answer, encoding = self._answer(body, deflated, tail, headers)
-                await _send(send, 200, answer, [*shared, *encoding])
-                self._record_hit(scope, operation, started)
+        if await self._serve(_decode(raw), cache, request, scope, send, headers, started):
+            return
+        leader = self._inflight.get(key)
+        if leader is not None:
+            # The same operation is executing (or was just stored) for another caller of this
+            # worker: wait for it and look again, instead of executing it once more (an expired
+            # entry under load would otherwise be recomputed by every request that misses it
+            # before it is stored). The second look-up checks the tags again, so what a follower
+            # gets is as fresh as what a hit gets.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.shield(leader), self.settings.limits_execution_timeout_s
+                )
+            raw, responses_generation = await cache.backend.get_current(
+                key, cache.generation_key(""), RESPONSES_TAG
+            )
+            if await self._serve(_decode(raw), cache, request, scope, send, headers, started):
                 return
+        flight: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = flight
+        stored = False
+        try:
+            stored = await self._execute_and_store(
+                cache, key, scope, receive, send, headers, responses_generation
+            )
+        finally:
+            flight.set_result(None)
+            if not stored:
+                self._forget(key, flight)  # the followers execute themselves
+            else:
+                # Requests that looked the entry up just before it was stored would each lead
+                # an execution of their own: the finished flight sends them to look again.
+                asyncio.get_running_loop().call_later(FLIGHT_KEPT_S, self._forget, key, flight)
+
+    def _forget(self, key: str, flight: asyncio.Future[None]) -> None:
+        if self._inflight.get(key) is flight:
+            del self._inflight[key]
+
+    async def _serve(
+        self,
+        hit: Entry | None,
+        cache: Cache,
+        request: GraphQLRequest,
+        scope: Scope,
+        send: Send,
+        headers: Headers,
+        started: float,
+    ) -> bool:
+        """Answer from a stored entry that is still fresh; False when there is none."""
+        if hit is None:
+            return False
+        _, expires, etag, requested, operation, body, deflated = hit
+        max_age = int(expires - time.time())
+        if max_age <= 0:
+            return False
+        cache.record("response", "hits")
+        shared = [
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"etag", etag.encode()),
+            (b"x-cache", b"HIT"),
+        ]
+        if request.method == "GET" and etag in headers.get("if-none-match", ""):
+            await _send(send, 304, b"", shared, content_type=False)
+            self._record_hit(scope, operation, started)
+            return True
+        tail, retry = await self._charge_hit(scope, requested)
+        if retry is not None:
+            throttled = [(b"retry-after", str(retry).encode())]
+            await _send(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
+            self._record_hit(scope, operation, started, "THROTTLED")
+            return True
+        answer, encoding = self._answer(body, deflated, tail, headers)
+        await _send(send, 200, answer, [*shared, *encoding])
+        self._record_hit(scope, operation, started)
+        return True
+
+    async def _execute_and_store(
+        self,
+        cache: Cache,
+        key: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        responses_generation: int,
+    ) -> bool:
+        """Execute (a miss), answer, and store the result when it may be shared; whether it
+        was stored."""
         cache.record("response", "misses")
         state = scope.setdefault("state", {})
         recorder = _Recorder(send)
@@ -196,11 +267,11 @@ class ResponseCache:
             or b'"errors"' in body
         ):
             await recorder.flush([(b"cache-control", b"no-store")])
-            return
+            return False
         stripped = _without_cost(body)
         if stripped is None:  # other extensions than the cost: not a body a hit can complete
             await recorder.flush([(b"cache-control", b"no-store")])
-            return
+            return False
         shared_body, requested = stripped
         etag = 'W/"' + hashlib.sha256(shared_body).hexdigest()[:32] + '"'
         operation = state.get(OPERATION_STATE_KEY) or ANONYMOUS
@@ -223,6 +294,7 @@ class ResponseCache:
             recorder.replace_body(answer)
             headers_out += encoding
         await recorder.flush(headers_out)
+        return True
 
     def _deflate(self, shared_body: bytes) -> Deflated | None:
         """The stored body's head (all but its closing brace) deflated once, for gzip answers;

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import orjson
 import pytest
 from graphql import parse
 
@@ -213,3 +215,39 @@ def test_the_types_of_a_document_are_worked_out_once_per_text() -> None:
     again = selected_types(schema, parse(query))  # a new parse of the same text
     assert first == {"Query", "StockConnection", "Stock", "Sentiment"}
     assert again is first
+
+
+async def test_concurrent_identical_misses_execute_once_and_the_others_follow_it(
+    db: Database, response_settings: Settings, operations: dict[str, str]
+) -> None:
+    await make_universe(db, 5, 3)
+    app = create_app(response_settings)
+    async with serve(app) as client:
+        await post(client, STOCKS_ONLY)  # the worker's first reads (a different entry)
+        with count_statements() as log:
+            answers = await asyncio.gather(
+                *(post(client, operations["StockList"]) for _ in range(8))
+            )
+        stats = app.state.resources.cache.stats["response"]
+    assert sorted(a.headers["x-cache"] for a in answers) == ["HIT"] * 7 + ["MISS"]
+    assert (stats.misses, stats.hits, stats.writes) == (2, 7, 2)
+    assert len({orjson.dumps(a.json()["data"]) for a in answers}) == 1
+    # One execution: one read of the sentiments, not eight (partition upkeep may run beside it).
+    assert sum("FROM sentiment_buckets" in s for s in log.statements) == 1
+    # Each follower paid for a hit, not for the execution it did not run.
+    followers = [a for a in answers if a.headers["x-cache"] == "HIT"]
+    assert {a.json()["extensions"]["cost"]["actualQueryCost"] for a in followers} == {1}
+
+
+async def test_followers_execute_themselves_when_the_leader_stores_nothing(
+    db: Database, response_settings: Settings
+) -> None:
+    await make_universe(db, 3, 1)
+    app = create_app(response_settings)
+    refused = "query { stocks(first: 500) { nodes { symbol } } }"  # BAD_USER_INPUT: not stored
+    async with serve(app) as client:
+        answers = await asyncio.gather(*(post(client, refused) for _ in range(4)))
+        stats = app.state.resources.cache.stats["response"]
+    assert [a.json()["errors"][0]["extensions"]["code"] for a in answers] == ["BAD_USER_INPUT"] * 4
+    assert {a.headers["cache-control"] for a in answers} == {"no-store"}
+    assert (stats.misses, stats.hits, stats.writes) == (4, 0, 0)
