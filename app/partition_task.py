@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from app.config import Settings
 from app.db import Database
 from app.partitions import maintain
+from app.periodic import Periodic
 from app.timeutil import utcnow
 
 log = logging.getLogger("insitechart.partitions")
@@ -21,7 +20,9 @@ class PartitionKeeper:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._runner = Periodic(
+            "partition-maintenance", self.run_once, settings.mentions_partition_maintenance_s
+        )
 
     async def run_once(self) -> None:
         s = self.settings
@@ -40,18 +41,13 @@ class PartitionKeeper:
         if report.created or report.dropped or report.deleted_default_rows:
             log.info("partition maintenance: %s", report.line())
 
-    async def _loop(self) -> None:
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self.settings.mentions_partition_maintenance_s)
+    @property
+    def running(self) -> bool:
+        return self._runner.running
 
     def start(self) -> None:
         if self.db.dialect == "postgresql" and self.settings.mentions_partition_maintenance_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="partition-maintenance")
+            self._runner.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._runner.stop()

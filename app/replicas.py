@@ -11,7 +11,6 @@ refilled right after the invalidation hold the write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -22,6 +21,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database, create_database
+from app.periodic import Periodic
 
 log = logging.getLogger("insitechart.replicas")
 
@@ -56,7 +56,7 @@ class ReplicaSet:
         self.interval_s = settings.replica_check_interval_s
         self._turn = itertools.count()
         self._primary_until = 0.0  # monotonic: reads stay on the primary until then
-        self._task: asyncio.Task[None] | None = None
+        self._health = Periodic("replica-health", self.check, self.interval_s)
 
     @classmethod
     def open(cls, settings: Settings, primary: Database) -> ReplicaSet:
@@ -118,20 +118,11 @@ class ReplicaSet:
                     f", {r.error}" if r.error else "",
                 )
 
-    async def _loop(self) -> None:
-        while True:
-            await self.check()
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self.replicas and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="replica-health")
+        if self.replicas:
+            self._health.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._health.stop()
         for r in self.replicas:
             await r.db.dispose()

@@ -7,12 +7,12 @@ so it fills exactly the keys the reference operations read and only those that a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from app.cache import Cache
 from app.db import Database
 from app.monitoring.sql import background
+from app.periodic import Periodic
 from app.timeutil import utcnow
 from loaders import HistoryKey, LoaderEnv, Loaders, MentionPageKey, StockPageKey, TrendingKey
 
@@ -63,15 +63,15 @@ class Warmer:
         self.interval_s = interval_s
         self.runs = 0
         self.warmed = asyncio.Event()  # set after each successful run
-        self._task: asyncio.Task[None] | None = None
+        self._runner = Periodic("cache-warmer", self.run_once, interval_s, at_start=on_start)
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._runner.running
 
     def start(self) -> None:
         if self.on_start or self.interval_s > 0:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-warmer")
+            self._runner.start()
 
     async def run_once(self) -> None:
         try:
@@ -85,17 +85,5 @@ class Warmer:
         self.warmed.set()
         log.debug("cache warmed: trending and %d stocks", count)
 
-    async def _run(self) -> None:
-        if self.on_start:
-            await self.run_once()
-        while self.interval_s > 0:
-            await asyncio.sleep(self.interval_s)
-            await self.run_once()
-
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._runner.stop()
