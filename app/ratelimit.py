@@ -70,29 +70,38 @@ class MemoryBuckets:
 
 # KEYS[1] bucket; ARGV: capacity, points per second, cost (negative: refund). Redis's own clock,
 # so every app instance sees the same time.
-TAKE_SCRIPT = """
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local stamp = tonumber(state[2])
-if tokens == nil or stamp == nil then
-  tokens = capacity
-  stamp = now
+# A token bucket in a Redis hash: refill for the time since its stamp, then take `cost` if there
+# is that much. A function, so the response cache's hit script (app/http/hit_lookup.py) charges a
+# hit with the same code in the same round trip as its look-up.
+TAKE_FUNCTION = """
+local function take(key, capacity, rate, cost)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1])
+  local stamp = tonumber(state[2])
+  if tokens == nil or stamp == nil then
+    tokens = capacity
+    stamp = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
+  local allowed = 0
+  if cost <= tokens then
+    tokens = math.min(capacity, tokens - cost)
+    allowed = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(capacity / rate * 1000) + 1000)
+  return allowed, tokens
 end
-tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
-local allowed = 0
-if cost <= tokens then
-  tokens = math.min(capacity, tokens - cost)
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+"""
+TAKE_SCRIPT = (
+    TAKE_FUNCTION
+    + """
+local allowed, tokens = take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 return {allowed, tostring(tokens)}
 """
+)
 
 
 class RedisBuckets:

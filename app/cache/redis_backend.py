@@ -19,22 +19,32 @@ from app.cache.backend import entry_tags
 from app.redis_shared import TROUBLE, Client, SharedRedis
 
 T = TypeVar("T")
-# Backend.get_current on a single Redis: the entry, checked against its tags' generations.
-CURRENT = """
-local gen = tonumber(redis.call('GET', ARGV[1] .. ARGV[2]) or '0')
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {false, gen} end
-local nl = string.find(raw, '\\n', 1, true)
-if not nl then return {false, gen} end
-local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
-if not ok or type(head) ~= 'table' or type(head[1]) ~= 'table' then return {false, gen} end
-for _, pair in ipairs(head[1]) do
-  if type(pair) ~= 'table' or type(pair[1]) ~= 'string' then return {false, gen} end
-  local current = tonumber(redis.call('GET', ARGV[1] .. pair[1]) or '0')
-  if current ~= pair[2] then return {false, gen} end
+# Backend.get_current on a single Redis: the entry, checked against its tags' generations. A
+# function, so the response cache's hit script (app/http/hit_lookup.py) shares it.
+CURRENT_FUNCTION = """
+local function current(key, prefix, tag)
+  local gen = tonumber(redis.call('GET', prefix .. tag) or '0')
+  local raw = redis.call('GET', key)
+  if not raw then return false, gen end
+  local nl = string.find(raw, '\\n', 1, true)
+  if not nl then return false, gen end
+  local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
+  if not ok or type(head) ~= 'table' or type(head[1]) ~= 'table' then return false, gen end
+  for _, pair in ipairs(head[1]) do
+    if type(pair) ~= 'table' or type(pair[1]) ~= 'string' then return false, gen end
+    local generation = tonumber(redis.call('GET', prefix .. pair[1]) or '0')
+    if generation ~= pair[2] then return false, gen end
+  end
+  return raw, gen, head
 end
+"""
+CURRENT = (
+    CURRENT_FUNCTION
+    + """
+local raw, gen = current(KEYS[1], ARGV[1], ARGV[2])
 return {raw, gen}
 """
+)
 
 
 class RedisBackend:

@@ -30,17 +30,28 @@ import contextlib
 import hashlib
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.cache import RESPONSES_TAG, Cache
 from app.config import Settings
 from app.http.compression import Deflated, accepts_gzip, deflate_head, gzip_with
+from app.http.entry import decode, without_cost
 from app.http.graphql_request import GraphQLRequest, parse, read_body, replay
-from app.ratelimit import anonymous_client, cost_report, throttled_refusal, tier_rate
+from app.http.hit_lookup import HitLookup, Lookup
+from app.http.sending import Recorder, private, send_bytes
+from app.ratelimit import (
+    Buckets,
+    Decision,
+    Rate,
+    anonymous_client,
+    cost_report,
+    throttled_refusal,
+    tier_rate,
+)
 
 if TYPE_CHECKING:
     from app.monitoring.monitor import Monitor
@@ -52,7 +63,6 @@ ANONYMOUS = "anonymous"  # the label of an unnamed operation, as the tracing ext
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # A document that starts with a mutation or subscription is never shared: skip the lookup.
 NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
-JSON = (b"content-type", b"application/json")
 VARY = (b"vary", b"Accept-Encoding")  # a shared response that may be sent compressed
 HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
 FLIGHT_KEPT_S = 1.0  # how long after a miss is stored the requests that missed it look again
@@ -68,6 +78,7 @@ class ResponseCache:
         self.settings = settings
         self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
         self.apq_prefix = f"{settings.cache_namespace}:apq:"
+        self._hits: HitLookup | None = None
         # Misses executing now (or stored a moment ago), by entry key; done once answered.
         self._inflight: dict[str, asyncio.Future[None]] = {}
 
@@ -90,7 +101,7 @@ class ResponseCache:
             outcome = await self._persisted(cache, request, scope)
             if isinstance(outcome, bytes):
                 status = 200 if b"PERSISTED_QUERY_NOT_FOUND" in outcome else 400
-                await _send(send, status, outcome, [(b"cache-control", b"no-store")])
+                await send_bytes(send, status, outcome, [(b"cache-control", b"no-store")])
                 return
             scope, replayed_body = outcome
         receive = replay(messages, replayed_body, receive)
@@ -103,18 +114,17 @@ class ResponseCache:
             or "x-trace" in headers  # a traced response is for its caller only
             or NOT_A_QUERY.match(request.query)
         ):
-            await self.app(scope, receive, _private(send))
+            await self.app(scope, receive, private(send))
             return
         await self._cached(cache, request, scope, receive, send, headers, started)
 
     def _cache(self, scope: Scope) -> Cache | None:
-        resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
-        return getattr(resources, "cache", None)
+        cache: Cache | None = _resources(scope, "cache")
+        return cache
 
     def _record_hit(self, scope: Scope, operation: str, started: float, *errors: str) -> None:
         """Count a hit as a request of its operation, as if GraphQL had answered it."""
-        resources = getattr(scope["app"].state, "resources", None)
-        monitor: Monitor | None = getattr(resources, "monitor", None)
+        monitor: Monitor | None = _resources(scope, "monitor")
         if monitor is not None:
             monitor.record_operation(operation, time.perf_counter() - started, errors, None, ())
 
@@ -159,10 +169,9 @@ class ResponseCache:
         started: float,
     ) -> None:
         key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
-        raw, responses_generation = await cache.backend.get_current(
-            key, cache.generation_key(""), RESPONSES_TAG
-        )
-        if await self._serve(_decode(raw), cache, request, scope, send, headers, started):
+        found = await self._look_up(scope, cache, key, headers)
+        responses_generation = found.generation
+        if await self._serve(found, cache, request, scope, send, headers, started):
             return
         leader = self._inflight.get(key)
         if leader is not None:
@@ -175,10 +184,9 @@ class ResponseCache:
                 await asyncio.wait_for(
                     asyncio.shield(leader), self.settings.limits_execution_timeout_s
                 )
-            raw, responses_generation = await cache.backend.get_current(
-                key, cache.generation_key(""), RESPONSES_TAG
-            )
-            if await self._serve(_decode(raw), cache, request, scope, send, headers, started):
+            found = await self._look_up(scope, cache, key, headers)
+            responses_generation = found.generation
+            if await self._serve(found, cache, request, scope, send, headers, started):
                 return
         flight: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = flight
@@ -200,9 +208,27 @@ class ResponseCache:
         if self._inflight.get(key) is flight:
             del self._inflight[key]
 
+    async def _look_up(self, scope: Scope, cache: Cache, key: str, headers: Headers) -> Lookup:
+        """The entry, if current; on a single Redis a fresh one is charged in the same round
+        trip (app/http/hit_lookup.py), except for a revalidation (a 304 is not charged)."""
+        hits = self._hit_lookup(cache, _resources(scope, "buckets"))
+        if "if-none-match" in headers or not hits.charges:
+            raw, generation = await cache.backend.get_current(
+                key, cache.generation_key(""), RESPONSES_TAG
+            )
+            return Lookup(raw, generation, None)
+        rate = tier_rate(self.settings, "anonymous")
+        return await hits.lookup(key, RESPONSES_TAG, _client(scope), rate, HIT_COST)
+
+    def _hit_lookup(self, cache: Cache, buckets: Buckets | None) -> HitLookup:
+        """One HitLookup per cache and buckets (the app's resources, built at start-up)."""
+        if self._hits is None or self._hits.cache is not cache or self._hits.buckets is not buckets:
+            self._hits = HitLookup(cache, buckets)
+        return self._hits
+
     async def _serve(
         self,
-        hit: Entry | None,
+        found: Lookup,
         cache: Cache,
         request: GraphQLRequest,
         scope: Scope,
@@ -211,12 +237,15 @@ class ResponseCache:
         started: float,
     ) -> bool:
         """Answer from a stored entry that is still fresh; False when there is none."""
+        hit = decode(found.raw)
         if hit is None:
             return False
         _, expires, etag, requested, operation, body, deflated = hit
         max_age = int(expires - time.time())
-        if max_age <= 0:
+        if found.decision is None and max_age <= 0:
             return False
+        # A charged look-up found it fresh by Redis's clock: it is served (and was paid for).
+        max_age = max(max_age, 0)
         cache.record("response", "hits")
         shared = [
             (b"cache-control", f"public, max-age={max_age}".encode()),
@@ -224,17 +253,21 @@ class ResponseCache:
             (b"x-cache", b"HIT"),
         ]
         if request.method == "GET" and etag in headers.get("if-none-match", ""):
-            await _send(send, 304, b"", shared, content_type=False)
+            await send_bytes(send, 304, b"", shared, content_type=False)
             self._record_hit(scope, operation, started)
             return True
-        tail, retry = await self._charge_hit(scope, requested)
+        if found.decision is None:
+            tail, retry = await self._charge_hit(scope, requested)
+        else:
+            rate = tier_rate(self.settings, "anonymous")
+            tail, retry = self._hit_tail(requested, rate, found.decision)
         if retry is not None:
             throttled = [(b"retry-after", str(retry).encode())]
-            await _send(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
+            await send_bytes(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
             self._record_hit(scope, operation, started, "THROTTLED")
             return True
         answer, encoding = self._answer(body, deflated, tail, headers)
-        await _send(send, 200, answer, [*shared, *encoding])
+        await send_bytes(send, 200, answer, [*shared, *encoding])
         self._record_hit(scope, operation, started)
         return True
 
@@ -252,7 +285,7 @@ class ResponseCache:
         was stored."""
         cache.record("response", "misses")
         state = scope.setdefault("state", {})
-        recorder = _Recorder(send)
+        recorder = Recorder(send)
         await self.app(scope, receive, recorder.send)
         ttl = state.get(POLICY_STATE_KEY)
         tags = state.get(TAGS_STATE_KEY)
@@ -268,7 +301,7 @@ class ResponseCache:
         ):
             await recorder.flush([(b"cache-control", b"no-store")])
             return False
-        stripped = _without_cost(body)
+        stripped = without_cost(body)
         if stripped is None:  # other extensions than the cost: not a body a hit can complete
             await recorder.flush([(b"cache-control", b"no-store")])
             return False
@@ -325,135 +358,31 @@ class ResponseCache:
         A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
         cost; a client that floods even cached operations is still throttled (429).
         """
-        resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
-        buckets = getattr(resources, "buckets", None)
+        buckets = _resources(scope, "buckets")
         if buckets is None:
             return b"}", None
-        client = scope.get("client")
         rate = tier_rate(self.settings, "anonymous")
-        address = client[0] if client else "unknown"
-        decision = await buckets.take(anonymous_client(address), HIT_COST, rate)
+        decision = await buckets.take(_client(scope), HIT_COST, rate)
+        return self._hit_tail(requested, rate, decision)
+
+    def _hit_tail(self, requested: int, rate: Rate, decision: Decision) -> tuple[bytes, int | None]:
         if not decision.allowed:
             message, extensions = throttled_refusal(HIT_COST, decision)
             error = {"message": message, "extensions": extensions}
             return orjson.dumps({"errors": [error]}), decision.retry_after_s
         cost = cost_report(requested, HIT_COST, rate, decision)
-        # The stored body is `{"data":...}` with no extensions (_without_cost removed the only
+        # The stored body is `{"data":...}` with no extensions (without_cost removed the only
         # one): appending the tail gives the bytes orjson would give the whole document.
         return b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}", None
 
 
-def _without_cost(body: bytes) -> tuple[bytes, int] | None:
-    """The body without the caller's `extensions.cost` (`{"data":...}`), and the requested cost
-    it reported; None when it holds other extensions, which a hit could not complete."""
-    document = orjson.loads(body)
-    if not isinstance(document, dict):
-        return None
-    extensions = document.pop("extensions", {})
-    cost = extensions.pop("cost", None) if isinstance(extensions, dict) else None
-    if extensions:
-        return None
-    requested = cost.get("requestedQueryCost", 0) if isinstance(cost, dict) else 0
-    return orjson.dumps(document), int(requested)
+def _resources(scope: Scope, name: str) -> Any:
+    """An attribute of the app's Resources (None before start-up, or without it)."""
+    resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
+    return getattr(resources, name, None)
 
 
-Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes, Deflated | None]
-
-
-def _decode(raw: bytes | None) -> Entry | None:
-    """A stored entry: its tags with their generations, expiry, ETag, cost, operation, body,
-    and the body's head deflated for gzip answers (None when it was too small)."""
-    if raw is None:
-        return None
-    head, _, stored = raw.partition(b"\n")
-    try:
-        tags, expires, etag, requested, operation, crc, size = orjson.loads(head)
-        pairs = [(str(tag), int(generation)) for tag, generation in tags]
-    except (orjson.JSONDecodeError, ValueError, TypeError):
-        return None  # unreadable, or written by an older version: a miss that rewrites it
-    body, deflated = stored, None
-    if crc is not None:
-        body, deflated = stored[: size + 1], Deflated(stored[size + 1 :], int(crc), int(size))
-    return pairs, float(expires), str(etag), int(requested), str(operation), body, deflated
-
-
-class _Recorder:
-    """Holds a response back until it is complete, so headers can still be added."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.start: Message | None = None
-        self.chunks: list[bytes] = []
-        self.streaming = False
-        self.done = False
-
-    @property
-    def status(self) -> int:
-        return int(self.start["status"]) if self.start else 0
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
-
-    async def send(self, message: Message) -> None:
-        if self.streaming:
-            await self._send(message)
-            return
-        if message["type"] == "http.response.start":
-            self.start = message
-            return
-        if message["type"] != "http.response.body":
-            await self._send(message)
-            return
-        self.chunks.append(message.get("body", b""))
-        if message.get("more_body", False):
-            # A stream (multipart, subscriptions over HTTP) is passed through, never cached.
-            self.streaming = True
-            await self.flush([])
-            return
-        self.done = True
-
-    def replace_body(self, body: bytes) -> None:
-        """Send `body` instead of the recorded one (its content-length follows)."""
-        if self.start is None:
-            return
-        kept = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
-        length = (b"content-length", str(len(body)).encode())
-        self.start = {**self.start, "headers": [*kept, length]}
-        self.chunks = [body]
-
-    async def flush(self, extra_headers: list[tuple[bytes, bytes]]) -> None:
-        if self.start is None:
-            return
-        start, self.start = self.start, None
-        headers = [(k, v) for k, v in start.get("headers", []) if k != b"cache-control"]
-        await self._send({**start, "headers": headers + extra_headers})
-        body, self.chunks = self.body, []
-        await self._send({"type": "http.response.body", "body": body, "more_body": not self.done})
-
-
-def _private(send: Send) -> Send:
-    """Mark responses that depend on the caller (or cannot be told apart) as not storable."""
-
-    async def private_send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", []) if k != b"cache-control"]
-            headers.append((b"cache-control", b"private, no-store"))
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return private_send
-
-
-async def _send(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]],
-    content_type: bool = True,
-) -> None:
-    all_headers = [*headers, (b"content-length", str(len(body)).encode())]
-    if content_type:
-        all_headers.append(JSON)
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+def _client(scope: Scope) -> str:
+    """The budget an anonymous caller is charged to: its address."""
+    client = scope.get("client")
+    return anonymous_client(client[0] if client else "unknown")

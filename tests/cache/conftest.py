@@ -64,10 +64,12 @@ class CommandLog:
 
     def __init__(self, client: redis.Redis) -> None:
         self.round_trips: list[list[str]] = []
+        self.all_round_trips: list[list[str]] = []  # the budget's too
         execute_command: Any = client.execute_command
         make_pipeline = client.pipeline
 
         async def counted_command(*args: Any, **options: Any) -> Any:
+            self.all_round_trips.append([_name(args)])
             if not _budget(args):  # the budget shares the worker's Redis client
                 self.round_trips.append([_name(args)])
             return await execute_command(*args, **options)
@@ -78,6 +80,7 @@ class CommandLog:
 
             async def counted_execute(*eargs: Any, **ekwargs: Any) -> Any:
                 self.round_trips.append([_name(a) for a, _ in pipe.command_stack])
+                self.all_round_trips.append(self.round_trips[-1])
                 return await execute(*eargs, **ekwargs)
 
             setattr(pipe, "execute", counted_execute)  # noqa: B010
