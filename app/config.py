@@ -291,8 +291,9 @@ class Settings(BaseSettings):
         le=86_400,
         description=(
             "How often (s) a worker collects the young GC generations and gives the C heap's "
-            "free pages back to the system (malloc_trim, glibc), with a full collection only "
-            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last one; 0 = never"
+            "free pages back to the system (malloc_trim, glibc); a full collection follows only "
+            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT and the worker is idle "
+            "(MEMORY_FULL_GC_IDLE_S); 0 = never"
         ),
     )
     prometheus_multiproc_dir: str | None = Field(
@@ -627,8 +628,9 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Python's youngest-generation GC threshold while the app runs (start-up objects are "
-            "also frozen out of collections); 0 keeps Python's default (700); with thousands of "
-            "WebSockets the default triples tail latency"
+            "also frozen out of collections, and Python's automatic full collections are off: "
+            "the memory upkeep runs them when idle); 0 keeps Python's defaults (700, automatic "
+            "full collections); with thousands of WebSockets the default triples tail latency"
         ),
     )
 
@@ -734,8 +736,16 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1000.0,
         description="Percent of RSS growth since the last full garbage collection that makes "
-        "the memory upkeep run another (a full pass holds the loop: with 10,000 connections "
-        "hundreds of ms)",
+        "the memory upkeep run another, once the worker is idle (a full pass holds the loop: "
+        "with 10,000 connections hundreds of ms)",
+    )
+    memory_full_gc_idle_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=600.0,
+        description="Window (s) over which a worker must use under 5% of a core before the "
+        "memory upkeep runs a full garbage collection (measured, so the pass never holds "
+        "requests or live events); 0 = never a full collection",
     )
 
     @model_validator(mode="before")

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from app import migrate
@@ -71,6 +72,11 @@ def start_server(
         "warning",
         "--backlog",
         "4096",
+        # The server's protocols, as `serve` runs them (app/connections.py).
+        "--http",
+        "app.connections:HttpProtocol",
+        "--ws",
+        "app.connections:WebSocketProtocol",
         "--ws-per-message-deflate",
         str(deflate).lower(),
     ]
@@ -127,6 +133,29 @@ class Subscriber:
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def server_pauses(base: str) -> str:
+    """The server's longest GC pause per generation, its longest loop lag and its full
+    collections, from /metrics (a server without these families says so)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            generation = sample.labels.get("generation")
+            found[sample.name + (f"[{generation}]" if generation else "")] = sample.value
+
+    def ms(name: str) -> str:
+        return f"{1000 * found[name]:.1f} ms" if name in found else "n/a"
+
+    gc_max = ", ".join(f"gen{g} {ms(f'insitechart_gc_pause_max_seconds[{g}]')}" for g in "012")
+    full = found.get("insitechart_full_gc_total")
+    return (
+        f"longest GC pause {gc_max}; longest loop lag "
+        f"{ms('insitechart_event_loop_lag_max_seconds')}; upkeep full collections "
+        f"{'n/a' if full is None else int(full)}"
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -213,6 +242,7 @@ async def run(args: argparse.Namespace) -> None:
                 responses.append(responded - sent)
                 firsts.append(min(arrived, default=responded - sent))
         rss_after = process.memory_info().rss
+        pauses = await server_pauses(base)
         server_cpu = sum(process.cpu_times()[:2]) - cpu_before
         client_cpu = time.process_time() - client_before
         for task in readers:
@@ -247,6 +277,7 @@ async def run(args: argparse.Namespace) -> None:
             f"connected, {rss_after / 2**20:.0f} MiB after the events; "
             f"{per_conn / 1024:.1f} KiB per connection"
         )
+        print(f"server pauses: {pauses}")
     finally:
         server.terminate()
         server.wait(timeout=30)

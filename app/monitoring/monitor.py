@@ -15,6 +15,7 @@ from app.db import Database
 from app.monitoring import collector, heap
 from app.monitoring.alerts import Alerts, Reading
 from app.monitoring.collector import LoaderBatch
+from app.monitoring.gcpause import GcPauses
 from app.monitoring.metrics import Metrics
 from app.monitoring.otel import Tracer, make_tracer
 from app.monitoring.plans import PlanCapture
@@ -23,6 +24,7 @@ from app.monitoring.stats import CacheWindow, RequestWindow
 from app.monitoring.system import SystemSampler, SystemSnapshot
 
 log = logging.getLogger("insitechart.monitoring")
+IDLE_CPU_FRACTION = 0.05  # of one core: below it, nothing is being served
 
 
 class Monitor:
@@ -40,6 +42,7 @@ class Monitor:
         self.requests = RequestWindow(settings.metrics_window_s, settings.metrics_window_requests)
         self.cache = CacheWindow(settings.metrics_window_s)
         self.system = SystemSampler()
+        self.gc_pauses = GcPauses(self.metrics.gc_pauses, self.metrics.gc_pause_max)
         self.latest: SystemSnapshot | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alerts = Alerts(settings) if settings.alert_webhook_url else None
@@ -69,6 +72,7 @@ class Monitor:
 
     def start(self) -> None:
         """Start the samplers; call from the running event loop (the app's lifespan)."""
+        self.gc_pauses.install()
         self._tasks.append(asyncio.create_task(self._sample_forever()))
         self._tasks.append(
             asyncio.create_task(
@@ -94,6 +98,7 @@ class Monitor:
         )
 
     async def close(self) -> None:
+        self.gc_pauses.uninstall()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -148,6 +153,7 @@ class Monitor:
         metrics.system_cpu.set(snapshot.system_cpu_percent)
         metrics.system_memory.set(snapshot.system_memory_percent)
         metrics.loop_lag.set(snapshot.loop_lag_s)
+        metrics.loop_lag_max.set(snapshot.loop_lag_max_s)
         pool = self.db.engine.pool
         checked_out = getattr(pool, "checkedout", None)
         size = getattr(pool, "size", None)
@@ -158,39 +164,57 @@ class Monitor:
         return snapshot
 
     def trim_heap(self) -> None:
-        """Collect the young generations, give the C heap's free pages back to the system
-        (app/monitoring/heap.py), and run a full collection only when memory grew.
-
-        A full collection walks every tracked object: with 10,000 connections it held the loop
-        for hundreds of milliseconds, so one per interval pushed the live p99 past 1 s. Young
-        generations are a few milliseconds; what closed connections leave is freed by
-        refcounting where their cycles are broken (schema/multiplex.py), and the rest waits for
-        a full pass that runs only once RSS has grown MEMORY_FULL_GC_GROWTH_PCT since the last
-        one: the pause is paid only when it buys memory back.
-        """
+        """Collect the young generations and give the C heap's free pages back to the system
+        (app/monitoring/heap.py): a few milliseconds, whatever the number of connections."""
         started = time.perf_counter()
         gc.collect(1)
-        rss = self.system.rss_bytes()
-        growth = 1 + self.settings.memory_full_gc_growth_pct / 100
-        if self._rss_after_full is None:
-            self._rss_after_full = rss  # the reference point: no full pass for it
-            heap.trim()
-        elif rss > self._rss_after_full * growth:
-            gc.collect()
-            self.metrics.full_collections.inc()
-            heap.trim()
-            self._rss_after_full = self.system.rss_bytes()
-        else:
-            heap.trim()
+        heap.trim()
         self.metrics.heap_trims.observe(time.perf_counter() - started)
+
+    def full_collection_due(self) -> bool:
+        """Whether RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last full collection (the first
+        call only records the reference point)."""
+        rss = self.system.rss_bytes()
+        if self._rss_after_full is None:
+            self._rss_after_full = rss
+            return False
+        return rss > self._rss_after_full * (1 + self.settings.memory_full_gc_growth_pct / 100)
+
+    async def idle(self) -> bool:
+        """Whether this process stayed under IDLE_CPU_FRACTION of a core over MEMORY_FULL_GC_IDLE_S:
+        measured, not guessed, so a full pass never lands on requests or live events."""
+        window = self.settings.memory_full_gc_idle_s
+        before = self.system.cpu_seconds()
+        await asyncio.sleep(window)
+        return self.system.cpu_seconds() - before < IDLE_CPU_FRACTION * window
+
+    async def upkeep(self) -> None:
+        """One memory upkeep pass: young generations and malloc_trim always; a full collection
+        only when memory grew and the worker is idle.
+
+        A full collection walks every tracked object: with 10,000 connections it holds the loop
+        for hundreds of milliseconds. Nothing a closed connection leaves needs one (its cycles
+        are broken at close: app/connections.py, app/wire.py, schema/multiplex.py) and Python's
+        own automatic full collections are off (app/runtime.py), so this idle pass is only the
+        safety net for cycles made elsewhere.
+        """
+        self.trim_heap()
+        if self.settings.memory_full_gc_idle_s <= 0 or not self.full_collection_due():
+            return
+        if not await self.idle():
+            return  # memory stays due: the next interval looks again
+        gc.collect()
+        self.metrics.full_collections.inc()
+        heap.trim()
+        self._rss_after_full = self.system.rss_bytes()
 
     async def _trim_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.memory_trim_interval_s)
             try:
-                self.trim_heap()
+                await self.upkeep()
             except Exception:
-                log.exception("heap trim failed")
+                log.exception("memory upkeep failed")
 
     async def _sample_forever(self) -> None:
         while True:

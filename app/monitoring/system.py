@@ -19,6 +19,7 @@ class SystemSnapshot:
     system_cpu_percent: float
     system_memory_percent: float
     loop_lag_s: float
+    loop_lag_max_s: float  # the longest since the sampler started
 
 
 class SystemSampler:
@@ -27,12 +28,18 @@ class SystemSampler:
     def __init__(self) -> None:
         self.process = psutil.Process(os.getpid())
         self.loop_lag_s = 0.0
+        self.loop_lag_max_s = 0.0
         # The first cpu_percent(None) call only sets the reference point.
         self.process.cpu_percent(None)
         psutil.cpu_percent(None)
 
     def rss_bytes(self) -> int:
         return int(self.process.memory_info().rss)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) this process used since it started."""
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
 
     def sample(self) -> SystemSnapshot:
         with self.process.oneshot():
@@ -48,6 +55,7 @@ class SystemSampler:
             system_cpu_percent=psutil.cpu_percent(None),
             system_memory_percent=psutil.virtual_memory().percent,
             loop_lag_s=self.loop_lag_s,
+            loop_lag_max_s=self.loop_lag_max_s,
         )
 
     async def measure_loop_lag(self, interval_s: float) -> None:
@@ -56,3 +64,4 @@ class SystemSampler:
             start = time.perf_counter()
             await asyncio.sleep(interval_s)
             self.loop_lag_s = max(time.perf_counter() - start - interval_s, 0.0)
+            self.loop_lag_max_s = max(self.loop_lag_max_s, self.loop_lag_s)
