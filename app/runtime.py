@@ -22,7 +22,7 @@ def tuned_gc(settings: Settings) -> Iterator[None]:
     of it: at 5,000 subscribers, Python's default threshold (700) tripled the p99 delivery time
     (bench/realtime_bench.py), and an automatic full collection holds the loop for hundreds of
     milliseconds at 10,000 (`insitechart_gc_pause_seconds`). Young collections still free
-    short-lived cycles; a closed connection is freed by refcounting (app/connections.py), and
+    short-lived cycles; a closed connection is freed by refcounting (app/http/connections.py), and
     the memory upkeep runs a full collection when the worker is idle (app/monitoring/monitor.py).
     """
     if settings.gc_gen0_threshold == 0:

@@ -72,11 +72,11 @@ def start_server(
         "warning",
         "--backlog",
         "4096",
-        # The server's protocols, as `serve` runs them (app/connections.py).
+        # The server's protocols, as `serve` runs them (app/http/connections.py).
         "--http",
-        "app.connections:HttpProtocol",
+        "app.http.connections:HttpProtocol",
         "--ws",
-        "app.connections:WebSocketProtocol",
+        "app.http.connections:WebSocketProtocol",
         "--ws-per-message-deflate",
         str(deflate).lower(),
     ]

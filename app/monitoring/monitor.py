@@ -194,9 +194,9 @@ class Monitor:
 
         A full collection walks every tracked object: with 10,000 connections it holds the loop
         for hundreds of milliseconds. Nothing a closed connection leaves needs one (its cycles
-        are broken at close: app/connections.py, app/wire.py, schema/multiplex.py) and Python's
-        own automatic full collections are off (app/runtime.py), so this idle pass is only the
-        safety net for cycles made elsewhere.
+        are broken at close: app/http/connections.py, app/http/wire.py, schema/multiplex.py)
+        and Python's own automatic full collections are off (app/runtime.py), so this idle
+        pass is only the safety net for cycles made elsewhere.
         """
         self.trim_heap()
         if self.settings.memory_full_gc_idle_s <= 0 or not self.full_collection_due():
