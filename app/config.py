@@ -624,13 +624,23 @@ class Settings(BaseSettings):
         ),
     )
     gc_gen0_threshold: int = Field(
-        default=100_000,
+        default=10_000,
         ge=0,
         description=(
             "Python's youngest-generation GC threshold while the app runs (start-up objects are "
             "also frozen out of collections, and Python's automatic full collections are off: "
             "the memory upkeep runs them when idle); 0 keeps Python's defaults (700, automatic "
             "full collections); with thousands of WebSockets the default triples tail latency"
+        ),
+    )
+    gc_gen1_threshold: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description=(
+            "Young collections after which Python also collects the middle generation (its "
+            "survivors then stay out of collections until an idle full one); with "
+            "GC_GEN0_THRESHOLD it bounds the longest pause; ignored when GC_GEN0_THRESHOLD is 0"
         ),
     )
 
@@ -745,7 +755,15 @@ class Settings(BaseSettings):
         le=600.0,
         description="Window (s) over which a worker must use under 5% of a core before the "
         "memory upkeep runs a full garbage collection (measured, so the pass never holds "
-        "requests or live events); 0 = never a full collection",
+        "requests or live events); 0 = no idle pass, only the forced one",
+    )
+    memory_full_gc_forced_pct: float = Field(
+        default=25.0,
+        ge=0.0,
+        le=1000.0,
+        description="Percent of RSS growth since the last full garbage collection past which the "
+        "memory upkeep runs one even while the worker is busy (bounded memory comes before "
+        "short pauses); 0 = only when idle",
     )
 
     @model_validator(mode="before")

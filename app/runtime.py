@@ -29,7 +29,7 @@ def tuned_gc(settings: Settings) -> Iterator[None]:
         yield
         return
     previous = gc.get_threshold()
-    gc.set_threshold(settings.gc_gen0_threshold, previous[1], NO_AUTOMATIC_FULL)
+    gc.set_threshold(settings.gc_gen0_threshold, settings.gc_gen1_threshold, NO_AUTOMATIC_FULL)
     gc.freeze()
     try:
         yield

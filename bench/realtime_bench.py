@@ -135,25 +135,67 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def server_pauses(base: str) -> str:
-    """The server's longest GC pause per generation, its longest loop lag and its full
-    collections, from /metrics (a server without these families says so)."""
+Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(base: str) -> Scrape:
+    """The server's /metrics samples (empty if it has none)."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        text = (await http.get("/metrics")).text
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
+        response = await http.get("/metrics")
+    found: Scrape = {}
+    if response.status_code != 200:
+        return found
+    for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
-            generation = sample.labels.get("generation")
-            found[sample.name + (f"[{generation}]" if generation else "")] = sample.value
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
 
-    def ms(name: str) -> str:
-        return f"{1000 * found[name]:.1f} ms" if name in found else "n/a"
 
-    gc_max = ", ".join(f"gen{g} {ms(f'insitechart_gc_pause_max_seconds[{g}]')}" for g in "012")
-    full = found.get("insitechart_full_gc_total")
+def slowest_bucket(before: Scrape, after: Scrape, family: str, **labels: str) -> str:
+    """Between two scrapes of a histogram: how many observations, and the bucket of the
+    slowest ("<= 5 ms"); "n/a" when the server does not export the family."""
+    rows = []
+    for (name, found_labels), value in after.items():
+        label_map = dict(found_labels)
+        if name != f"{family}_bucket" or any(label_map.get(k) != v for k, v in labels.items()):
+            continue
+        rows.append((float(label_map["le"]), value - before.get((name, found_labels), 0.0)))
+    if not rows:
+        return "n/a"
+    rows.sort()
+    total = rows[-1][1]
+    if total == 0:
+        return "none"
+    bound = next(le for le, count in rows if count >= total)
+    finite = [le for le, _ in rows if le != float("inf")]
+    if bound == float("inf"):
+        return f"{total:.0f}, slowest > {1000 * finite[-1]:g} ms"
+    return f"{total:.0f}, slowest <= {1000 * bound:g} ms"
+
+
+def pauses_report(start: Scrape, connected: Scrape, end: Scrape) -> str:
+    """GC pauses and loop lag while the subscribers connected and while the events ran."""
+
+    def phase(before: Scrape, after: Scrape) -> str:
+        gcs = "; ".join(
+            f"gen{g} {slowest_bucket(before, after, 'insitechart_gc_pause_seconds', generation=g)}"
+            for g in "012"
+        )
+        lag = slowest_bucket(before, after, "insitechart_event_loop_lag_observed_seconds")
+        return f"GC pauses {gcs}; loop-lag samples {lag}"
+
+    longest = [end.get(("insitechart_gc_pause_max_seconds", (("generation", g),))) for g in "012"]
+    lag = end.get(("insitechart_event_loop_lag_max_seconds", ()))
+    full = end.get(("insitechart_full_gc_total", ()))
+    overall = ", ".join(
+        f"gen{g} " + ("n/a" if v is None else f"{1000 * v:.1f} ms")
+        for g, v in zip("012", longest, strict=True)
+    )
     return (
-        f"longest GC pause {gc_max}; longest loop lag "
-        f"{ms('insitechart_event_loop_lag_max_seconds')}; upkeep full collections "
+        f"  connecting: {phase(start, connected)}\n"
+        f"  events:     {phase(connected, end)}\n"
+        f"  whole run:  longest GC pause {overall}; longest loop lag "
+        f"{'n/a' if lag is None else f'{1000 * lag:.1f} ms'}; upkeep full collections "
         f"{'n/a' if full is None else int(full)}"
     )
 
@@ -183,6 +225,7 @@ async def run(args: argparse.Namespace) -> None:
         await wait_ready(base)
         process = psutil.Process(server.pid)
         rss_before = process.memory_info().rss
+        scraped_start = await scrape(base)
         arrivals: Counter[str] = Counter()
         subscribers = [Subscriber(arrivals) for _ in range(args.subscribers)]
         started = time.perf_counter()
@@ -203,6 +246,7 @@ async def run(args: argparse.Namespace) -> None:
         if refused:
             raise RuntimeError(f"{len(refused)} subscriptions refused, e.g. {refused[0]}")
         rss_connected = process.memory_info().rss
+        scraped_connected = await scrape(base)
         cpu_before = sum(process.cpu_times()[:2])
         client_before = time.process_time()
         latencies: list[float] = []
@@ -242,7 +286,7 @@ async def run(args: argparse.Namespace) -> None:
                 responses.append(responded - sent)
                 firsts.append(min(arrived, default=responded - sent))
         rss_after = process.memory_info().rss
-        pauses = await server_pauses(base)
+        scraped_end = await scrape(base)
         server_cpu = sum(process.cpu_times()[:2]) - cpu_before
         client_cpu = time.process_time() - client_before
         for task in readers:
@@ -277,7 +321,8 @@ async def run(args: argparse.Namespace) -> None:
             f"connected, {rss_after / 2**20:.0f} MiB after the events; "
             f"{per_conn / 1024:.1f} KiB per connection"
         )
-        print(f"server pauses: {pauses}")
+        print("server (from /metrics):")
+        print(pauses_report(scraped_start, scraped_connected, scraped_end))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from typing import Any
 
 from prometheus_client import Gauge, Histogram
 
+log = logging.getLogger("insitechart.monitoring")
+SLOW_PAUSE_S = 0.1  # a collection this long is logged, with its generation and what it freed
 GC_PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 GENERATIONS = ("0", "1", "2")
 
@@ -43,6 +46,13 @@ class GcPauses:
         elapsed = time.perf_counter() - self._started
         generation = int(info["generation"])
         self._pauses[generation].observe(elapsed)
+        if elapsed >= SLOW_PAUSE_S:
+            log.warning(
+                "garbage collection of generation %d held the loop %.0f ms (%s objects freed)",
+                generation,
+                elapsed * 1000,
+                info.get("collected"),
+            )
         if elapsed > self._maxima[generation]:
             self._maxima[generation] = elapsed
             self._longest[generation].set(elapsed)

@@ -126,6 +126,12 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self.loop_lags = Histogram(
+            "insitechart_event_loop_lag_observed_seconds",
+            "Every event-loop lag the sampler measured (the gauge keeps only the latest).",
+            buckets=GC_PAUSE_BUCKETS,
+            registry=registry,
+        )
         self.gc_pauses = Histogram(
             "insitechart_gc_pause_seconds",
             "Duration of each garbage collection (the event loop waits it out), by generation.",

@@ -76,7 +76,9 @@ class Monitor:
         self._tasks.append(asyncio.create_task(self._sample_forever()))
         self._tasks.append(
             asyncio.create_task(
-                self.system.measure_loop_lag(self.settings.metrics_loop_lag_interval_s)
+                self.system.measure_loop_lag(
+                    self.settings.metrics_loop_lag_interval_s, self.metrics.loop_lags.observe
+                )
             )
         )
         if self.alerts is not None:
@@ -171,14 +173,14 @@ class Monitor:
         heap.trim()
         self.metrics.heap_trims.observe(time.perf_counter() - started)
 
-    def full_collection_due(self) -> bool:
-        """Whether RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last full collection (the first
-        call only records the reference point)."""
+    def growth_since_full_pct(self) -> float | None:
+        """RSS growth since the last full collection, percent; None on the first call, which
+        only records the reference point."""
         rss = self.system.rss_bytes()
         if self._rss_after_full is None:
             self._rss_after_full = rss
-            return False
-        return rss > self._rss_after_full * (1 + self.settings.memory_full_gc_growth_pct / 100)
+            return None
+        return (rss / self._rss_after_full - 1) * 100
 
     async def idle(self) -> bool:
         """Whether this process stayed under IDLE_CPU_FRACTION of a core over MEMORY_FULL_GC_IDLE_S:
@@ -190,19 +192,26 @@ class Monitor:
 
     async def upkeep(self) -> None:
         """One memory upkeep pass: young generations and malloc_trim always; a full collection
-        only when memory grew and the worker is idle.
+        when memory grew and the worker is idle, or when it grew past MEMORY_FULL_GC_FORCED_PCT.
 
         A full collection walks every tracked object: with 10,000 connections it holds the loop
         for hundreds of milliseconds. Nothing a closed connection leaves needs one (its cycles
         are broken at close: app/http/connections.py, app/http/wire.py, schema/multiplex.py)
-        and Python's own automatic full collections are off (app/runtime.py), so this idle
-        pass is only the safety net for cycles made elsewhere.
+        and Python's own automatic full collections are off (app/runtime.py). What this pass
+        frees is the cycles of requests that outlived the young generations (GraphQL execution
+        and loader futures: ~9 objects a request in the soak); the forced pass bounds memory
+        on a worker that is never idle.
         """
         self.trim_heap()
-        if self.settings.memory_full_gc_idle_s <= 0 or not self.full_collection_due():
+        settings = self.settings
+        growth = self.growth_since_full_pct()
+        if growth is None or growth <= settings.memory_full_gc_growth_pct:
             return
-        if not await self.idle():
+        forced = 0 < settings.memory_full_gc_forced_pct < growth
+        if not forced and (settings.memory_full_gc_idle_s <= 0 or not await self.idle()):
             return  # memory stays due: the next interval looks again
+        if forced:
+            log.warning("memory grew %.0f%% without an idle moment: full collection now", growth)
         gc.collect()
         self.metrics.full_collections.inc()
         heap.trim()

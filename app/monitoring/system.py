@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -58,10 +59,14 @@ class SystemSampler:
             loop_lag_max_s=self.loop_lag_max_s,
         )
 
-    async def measure_loop_lag(self, interval_s: float) -> None:
+    async def measure_loop_lag(
+        self, interval_s: float, observe: Callable[[float], None] | None = None
+    ) -> None:
         """Sleep `interval_s` forever; how much later than asked the loop wakes us is the lag."""
         while True:
             start = time.perf_counter()
             await asyncio.sleep(interval_s)
             self.loop_lag_s = max(time.perf_counter() - start - interval_s, 0.0)
             self.loop_lag_max_s = max(self.loop_lag_max_s, self.loop_lag_s)
+            if observe is not None:
+                observe(self.loop_lag_s)

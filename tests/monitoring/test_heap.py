@@ -77,13 +77,27 @@ class Generations:
             self.seen.append(info["generation"])
 
 
-def upkeep_monitor(settings: Settings, db: Database, growth_pct: float) -> Monitor:
+def upkeep_monitor(
+    settings: Settings, db: Database, growth_pct: float, forced_pct: float = 0.0
+) -> Monitor:
     tuned = settings.model_copy(
-        update={"memory_full_gc_growth_pct": growth_pct, "memory_full_gc_idle_s": 0.3}
+        update={
+            "memory_full_gc_growth_pct": growth_pct,
+            "memory_full_gc_forced_pct": forced_pct,
+            "memory_full_gc_idle_s": 0.3,
+        }
     )
     monitor = Monitor(tuned, db)
-    assert not monitor.full_collection_due()  # the first look only sets the reference point
+    assert monitor.growth_since_full_pct() is None  # the first look only sets the reference
     return monitor
+
+
+GROWN = 64 * 2**20
+
+
+def grow() -> bytearray:
+    """64 MiB, every page written: RSS grows by that much whatever the allocator kept."""
+    return bytearray(b"x") * GROWN
 
 
 async def busy(until: asyncio.Event) -> None:
@@ -97,7 +111,7 @@ async def test_the_upkeep_collects_only_young_generations_while_the_worker_is_bu
     db: Database, settings: Settings
 ) -> None:
     monitor = upkeep_monitor(settings, db, growth_pct=0.0)
-    grown = [bytearray(1024) for _ in range(20_000)]  # memory asks for a full pass
+    grown = grow()  # memory asks for a full pass
     done = asyncio.Event()
     worker = asyncio.create_task(busy(done))
     try:
@@ -106,19 +120,36 @@ async def test_the_upkeep_collects_only_young_generations_while_the_worker_is_bu
     finally:
         done.set()
         await worker
-    assert len(grown) == 20_000
+    assert len(grown) == GROWN
     assert 1 in generations
     assert 2 not in generations  # no pause proportional to the heap while anything is served
+
+
+async def test_a_busy_worker_whose_memory_grew_past_the_forced_limit_collects_fully(
+    db: Database, settings: Settings
+) -> None:
+    monitor = upkeep_monitor(settings, db, growth_pct=0.0, forced_pct=0.001)
+    grown = grow()
+    done = asyncio.Event()
+    worker = asyncio.create_task(busy(done))
+    try:
+        with Generations() as generations:
+            await monitor.upkeep()
+    finally:
+        done.set()
+        await worker
+    assert len(grown) == GROWN
+    assert 2 in generations  # bounded memory comes before short pauses
 
 
 async def test_an_idle_worker_runs_the_full_collection_memory_grew_for(
     db: Database, settings: Settings
 ) -> None:
     monitor = upkeep_monitor(settings, db, growth_pct=0.0)
-    grown = [bytearray(1024) for _ in range(20_000)]
+    grown = grow()
     with Generations() as generations:
         await monitor.upkeep()
-    assert len(grown) == 20_000
+    assert len(grown) == GROWN
     assert 2 in generations
 
 
