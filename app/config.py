@@ -290,8 +290,8 @@ class Settings(BaseSettings):
         ge=0,
         le=86_400,
         description=(
-            "How often (s) a worker collects the young GC generations and gives the C heap's "
-            "free pages back to the system (malloc_trim, glibc); a full collection follows only "
+            "How often (s) a worker gives the C heap's free pages back to the system "
+            "(malloc_trim, glibc); a full garbage collection follows only "
             "when RSS grew MEMORY_FULL_GC_GROWTH_PCT and the worker is idle "
             "(MEMORY_FULL_GC_IDLE_S); 0 = never"
         ),

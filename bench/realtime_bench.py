@@ -182,7 +182,8 @@ def pauses_report(start: Scrape, connected: Scrape, end: Scrape) -> str:
             for g in "012"
         )
         lag = slowest_bucket(before, after, "insitechart_event_loop_lag_observed_seconds")
-        return f"GC pauses {gcs}; loop-lag samples {lag}"
+        trims = slowest_bucket(before, after, "insitechart_heap_trim_seconds")
+        return f"GC pauses {gcs}; loop-lag samples {lag}; heap trims {trims}"
 
     longest = [end.get(("insitechart_gc_pause_max_seconds", (("generation", g),))) for g in "012"]
     lag = end.get(("insitechart_event_loop_lag_max_seconds", ()))

@@ -166,14 +166,15 @@ class Metrics:
         )
         self.heap_trims = Histogram(
             "insitechart_heap_trim_seconds",
-            "Time of each memory upkeep: a young-generation collection, then malloc_trim "
-            "(and a full collection when memory grew).",
+            "Time of each malloc_trim of the memory upkeep (its full collections are in "
+            "insitechart_gc_pause_seconds).",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
             registry=registry,
         )
         self.full_collections = Counter(
             "insitechart_full_gc_total",
-            "Full garbage collections run by the memory upkeep (only when RSS grew).",
+            "Full garbage collections run by the memory upkeep (RSS grew, and idle or past "
+            "the forced limit).",
             registry=registry,
         )
         self.threads = Gauge(

@@ -166,10 +166,12 @@ class Monitor:
         return snapshot
 
     def trim_heap(self) -> None:
-        """Collect the young generations and give the C heap's free pages back to the system
-        (app/monitoring/heap.py): a few milliseconds, whatever the number of connections."""
+        """Give the C heap's free pages back to the system (app/monitoring/heap.py).
+
+        No collection here: the young generations are collected by Python as they fill
+        (app/runtime.py), and an extra one landing in a burst of live events only added a pause.
+        """
         started = time.perf_counter()
-        gc.collect(1)
         heap.trim()
         self.metrics.heap_trims.observe(time.perf_counter() - started)
 
@@ -191,7 +193,7 @@ class Monitor:
         return self.system.cpu_seconds() - before < IDLE_CPU_FRACTION * window
 
     async def upkeep(self) -> None:
-        """One memory upkeep pass: young generations and malloc_trim always; a full collection
+        """One memory upkeep pass: malloc_trim always; a full collection
         when memory grew and the worker is idle, or when it grew past MEMORY_FULL_GC_FORCED_PCT.
 
         A full collection walks every tracked object: with 10,000 connections it holds the loop
