@@ -290,9 +290,10 @@ class Settings(BaseSettings):
         ge=0,
         le=86_400,
         description=(
-            "How often (s) a worker collects the young GC generations and gives the C heap's "
-            "free pages back to the system (malloc_trim, glibc), with a full collection only "
-            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT since the last one; 0 = never"
+            "How often (s) a worker gives the C heap's free pages back to the system "
+            "(malloc_trim, glibc); a full garbage collection follows only "
+            "when RSS grew MEMORY_FULL_GC_GROWTH_PCT and the worker is idle "
+            "(MEMORY_FULL_GC_IDLE_S); 0 = never"
         ),
     )
     prometheus_multiproc_dir: str | None = Field(
@@ -623,12 +624,23 @@ class Settings(BaseSettings):
         ),
     )
     gc_gen0_threshold: int = Field(
-        default=100_000,
+        default=10_000,
         ge=0,
         description=(
             "Python's youngest-generation GC threshold while the app runs (start-up objects are "
-            "also frozen out of collections); 0 keeps Python's default (700); with thousands of "
-            "WebSockets the default triples tail latency"
+            "also frozen out of collections, and Python's automatic full collections are off: "
+            "the memory upkeep runs them when idle); 0 keeps Python's defaults (700, automatic "
+            "full collections); with thousands of WebSockets the default triples tail latency"
+        ),
+    )
+    gc_gen1_threshold: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description=(
+            "Young collections after which Python also collects the middle generation (its "
+            "survivors then stay out of collections until an idle full one); with "
+            "GC_GEN0_THRESHOLD it bounds the longest pause; ignored when GC_GEN0_THRESHOLD is 0"
         ),
     )
 
@@ -734,8 +746,24 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1000.0,
         description="Percent of RSS growth since the last full garbage collection that makes "
-        "the memory upkeep run another (a full pass holds the loop: with 10,000 connections "
-        "hundreds of ms)",
+        "the memory upkeep run another, once the worker is idle (a full pass holds the loop: "
+        "with 10,000 connections hundreds of ms)",
+    )
+    memory_full_gc_idle_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=600.0,
+        description="Window (s) over which a worker must use under 5% of a core before the "
+        "memory upkeep runs a full garbage collection (measured, so the pass never holds "
+        "requests or live events); 0 = no idle pass, only the forced one",
+    )
+    memory_full_gc_forced_pct: float = Field(
+        default=25.0,
+        ge=0.0,
+        le=1000.0,
+        description="Percent of RSS growth since the last full garbage collection past which the "
+        "memory upkeep runs one even while the worker is busy (bounded memory comes before "
+        "short pauses); 0 = only when idle",
     )
 
     @model_validator(mode="before")

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from app import migrate
@@ -71,6 +72,11 @@ def start_server(
         "warning",
         "--backlog",
         "4096",
+        # The server's protocols, as `serve` runs them (app/http/connections.py).
+        "--http",
+        "app.http.connections:HttpProtocol",
+        "--ws",
+        "app.http.connections:WebSocketProtocol",
         "--ws-per-message-deflate",
         str(deflate).lower(),
     ]
@@ -129,6 +135,72 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(base: str) -> Scrape:
+    """The server's /metrics samples (empty if it has none)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.get("/metrics")
+    found: Scrape = {}
+    if response.status_code != 200:
+        return found
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def slowest_bucket(before: Scrape, after: Scrape, family: str, **labels: str) -> str:
+    """Between two scrapes of a histogram: how many observations, and the bucket of the
+    slowest ("<= 5 ms"); "n/a" when the server does not export the family."""
+    rows = []
+    for (name, found_labels), value in after.items():
+        label_map = dict(found_labels)
+        if name != f"{family}_bucket" or any(label_map.get(k) != v for k, v in labels.items()):
+            continue
+        rows.append((float(label_map["le"]), value - before.get((name, found_labels), 0.0)))
+    if not rows:
+        return "n/a"
+    rows.sort()
+    total = rows[-1][1]
+    if total == 0:
+        return "none"
+    bound = next(le for le, count in rows if count >= total)
+    finite = [le for le, _ in rows if le != float("inf")]
+    if bound == float("inf"):
+        return f"{total:.0f}, slowest > {1000 * finite[-1]:g} ms"
+    return f"{total:.0f}, slowest <= {1000 * bound:g} ms"
+
+
+def pauses_report(start: Scrape, connected: Scrape, end: Scrape) -> str:
+    """GC pauses and loop lag while the subscribers connected and while the events ran."""
+
+    def phase(before: Scrape, after: Scrape) -> str:
+        gcs = "; ".join(
+            f"gen{g} {slowest_bucket(before, after, 'insitechart_gc_pause_seconds', generation=g)}"
+            for g in "012"
+        )
+        lag = slowest_bucket(before, after, "insitechart_event_loop_lag_observed_seconds")
+        trims = slowest_bucket(before, after, "insitechart_heap_trim_seconds")
+        return f"GC pauses {gcs}; loop-lag samples {lag}; heap trims {trims}"
+
+    longest = [end.get(("insitechart_gc_pause_max_seconds", (("generation", g),))) for g in "012"]
+    lag = end.get(("insitechart_event_loop_lag_max_seconds", ()))
+    full = end.get(("insitechart_full_gc_total", ()))
+    overall = ", ".join(
+        f"gen{g} " + ("n/a" if v is None else f"{1000 * v:.1f} ms")
+        for g, v in zip("012", longest, strict=True)
+    )
+    return (
+        f"  connecting: {phase(start, connected)}\n"
+        f"  events:     {phase(connected, end)}\n"
+        f"  whole run:  longest GC pause {overall}; longest loop lag "
+        f"{'n/a' if lag is None else f'{1000 * lag:.1f} ms'}; upkeep full collections "
+        f"{'n/a' if full is None else int(full)}"
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="insitechart-bench-"))
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -154,6 +226,7 @@ async def run(args: argparse.Namespace) -> None:
         await wait_ready(base)
         process = psutil.Process(server.pid)
         rss_before = process.memory_info().rss
+        scraped_start = await scrape(base)
         arrivals: Counter[str] = Counter()
         subscribers = [Subscriber(arrivals) for _ in range(args.subscribers)]
         started = time.perf_counter()
@@ -174,6 +247,7 @@ async def run(args: argparse.Namespace) -> None:
         if refused:
             raise RuntimeError(f"{len(refused)} subscriptions refused, e.g. {refused[0]}")
         rss_connected = process.memory_info().rss
+        scraped_connected = await scrape(base)
         cpu_before = sum(process.cpu_times()[:2])
         client_before = time.process_time()
         latencies: list[float] = []
@@ -213,6 +287,7 @@ async def run(args: argparse.Namespace) -> None:
                 responses.append(responded - sent)
                 firsts.append(min(arrived, default=responded - sent))
         rss_after = process.memory_info().rss
+        scraped_end = await scrape(base)
         server_cpu = sum(process.cpu_times()[:2]) - cpu_before
         client_cpu = time.process_time() - client_before
         for task in readers:
@@ -247,6 +322,8 @@ async def run(args: argparse.Namespace) -> None:
             f"connected, {rss_after / 2**20:.0f} MiB after the events; "
             f"{per_conn / 1024:.1f} KiB per connection"
         )
+        print("server (from /metrics):")
+        print(pauses_report(scraped_start, scraped_connected, scraped_end))
     finally:
         server.terminate()
         server.wait(timeout=30)

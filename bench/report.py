@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.server import METRICS_TOKEN
 
@@ -61,6 +62,34 @@ def metrics_cache_hit_ratio(base_url: str) -> float | str:
         elif 'result="miss"' in labels:
             misses += float(value)
     return round(hits / (hits + misses), 3) if hits + misses else "n/a"
+
+
+def server_pauses(base_url: str) -> dict[str, Any] | str:
+    """The server's longest GC pause per generation, its collections, its longest event-loop
+    lag and the upkeep's full collections, from `/metrics`; "n/a" when it exposes none."""
+    try:
+        response = httpx.get(
+            f"{base_url}/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+            timeout=5.0,
+        )
+    except httpx.HTTPError:
+        return "n/a"
+    if response.status_code != 200 or "insitechart_gc_pause_seconds" not in response.text:
+        return "n/a"
+    found: dict[str, Any] = {"gc_pause_max_ms": {}, "gc_collections": {}}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            generation = sample.labels.get("generation", "")
+            if sample.name == "insitechart_gc_pause_max_seconds":
+                found["gc_pause_max_ms"][generation] = round(sample.value * 1000, 1)
+            elif sample.name == "insitechart_gc_pause_seconds_count":
+                found["gc_collections"][generation] = int(sample.value)
+            elif sample.name == "insitechart_event_loop_lag_max_seconds":
+                found["loop_lag_max_ms"] = round(sample.value * 1000, 1)
+            elif sample.name == "insitechart_full_gc_total":
+                found["upkeep_full_collections"] = int(sample.value)
+    return found
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.config import BenchConfig, bench_key
 from bench.loadgen import LoadSpec
-from bench.report import machine, now_iso, table
+from bench.report import machine, now_iso, server_pauses, table
 from bench.run import load_phase
 from bench.server import running
 from bench.userload import RampSpec
@@ -74,6 +74,7 @@ def run_soak(
         result = load_phase(server, soak)
         time.sleep(settle_s)
         rss_end = server.rss_mb()
+        pauses = server_pauses(server.url)
     sent = result["ops"]["ALL"]["requests"]
     return {
         "command": "soak",
@@ -91,6 +92,7 @@ def run_soak(
         "load_generator_cores": result.get("load_generator_cores"),
         "live": result.get("live"),
         "cache_hit_ratio": result["cache_hit_ratio"],
+        "server_pauses": pauses,
     }
 
 
@@ -119,5 +121,6 @@ def render_soak(report: dict[str, Any]) -> str:
         f"{report['rss_growth_second_half_pct']}%)\n"
         f"req/s {all_ops['rps']}  p95 {all_ops['p95_ms']} ms  p99 {all_ops['p99_ms']} ms  "
         f"errors {all_ops['errors']}  response cache hit ratio {report['cache_hit_ratio']}\n"
-        f"live connections opened and closed: {report['live']}"
+        f"live connections opened and closed: {report['live']}\n"
+        f"server GC pauses and loop lag (/metrics): {report.get('server_pauses')}"
     )

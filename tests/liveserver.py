@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.config import Settings
+from app.http import connections
 from app.main import create_app
 from app.resources import Resources
 
@@ -49,6 +50,8 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         port=0,
         log_level="warning",
         lifespan="on",
+        http=connections.HTTP,
+        ws=connections.WEBSOCKET,
         ws_max_queue=4,
         ws_max_size=settings.ws_max_message_bytes,
         server_header=False,

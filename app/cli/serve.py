@@ -8,6 +8,7 @@ import logging
 from app.cli.checks import ensure_database, migration_problem
 from app.cli.options import Subcommands, add_bind_options, bounded_int
 from app.config import Settings
+from app.http import connections
 from app.logging import configure_logging
 from app.migrate import RUN_MIGRATE
 from app.monitoring.metrics import worker_metrics
@@ -36,6 +37,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=workers,
             log_level=settings.log_level,
             proxy_headers=True,
+            http=connections.HTTP,  # closed connections freed by refcounting
+            ws=connections.WEBSOCKET,
             ws_per_message_deflate=settings.realtime_ws_deflate,
             ws_max_size=settings.ws_max_message_bytes,  # 1009 "message too big" past it
             server_header=False,  # no "server: uvicorn" banner

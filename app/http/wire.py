@@ -27,9 +27,16 @@ class ExposeWire:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope[SCOPE_KEY] = send
-        await self.app(scope, receive, send)
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        scope[SCOPE_KEY] = send
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            # uvicorn's protocol holds the scope and `send` holds the protocol: a cycle that only
+            # a full collection would free once the connection closed (app/http/connections.py).
+            scope.pop(SCOPE_KEY, None)
 
 
 def text_frame(data: bytes) -> bytes:

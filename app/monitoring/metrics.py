@@ -19,6 +19,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from app.monitoring.gcpause import GC_PAUSE_BUCKETS
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 SQL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 COST_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -118,6 +120,32 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self.loop_lag_max = Gauge(
+            "insitechart_event_loop_lag_max_seconds",
+            "The longest event-loop lag measured since the worker started.",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.loop_lags = Histogram(
+            "insitechart_event_loop_lag_observed_seconds",
+            "Every event-loop lag the sampler measured (the gauge keeps only the latest).",
+            buckets=GC_PAUSE_BUCKETS,
+            registry=registry,
+        )
+        self.gc_pauses = Histogram(
+            "insitechart_gc_pause_seconds",
+            "Duration of each garbage collection (the event loop waits it out), by generation.",
+            ["generation"],
+            buckets=GC_PAUSE_BUCKETS,
+            registry=registry,
+        )
+        self.gc_pause_max = Gauge(
+            "insitechart_gc_pause_max_seconds",
+            "The longest garbage collection since the worker started, by generation.",
+            ["generation"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
         self.cpu = Gauge(
             "insitechart_process_cpu_percent",
             "CPU use of the worker process, percent of one core.",
@@ -138,14 +166,15 @@ class Metrics:
         )
         self.heap_trims = Histogram(
             "insitechart_heap_trim_seconds",
-            "Time of each memory upkeep: a young-generation collection, then malloc_trim "
-            "(and a full collection when memory grew).",
+            "Time of each malloc_trim of the memory upkeep (its full collections are in "
+            "insitechart_gc_pause_seconds).",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
             registry=registry,
         )
         self.full_collections = Counter(
             "insitechart_full_gc_total",
-            "Full garbage collections run by the memory upkeep (only when RSS grew).",
+            "Full garbage collections run by the memory upkeep (RSS grew, and idle or past "
+            "the forced limit).",
             registry=registry,
         )
         self.threads = Gauge(

@@ -15,6 +15,7 @@ from app.db import Database
 from app.monitoring import collector, heap
 from app.monitoring.alerts import Alerts, Reading
 from app.monitoring.collector import LoaderBatch
+from app.monitoring.gcpause import GcPauses
 from app.monitoring.metrics import Metrics
 from app.monitoring.otel import Tracer, make_tracer
 from app.monitoring.plans import PlanCapture
@@ -23,6 +24,7 @@ from app.monitoring.stats import CacheWindow, RequestWindow
 from app.monitoring.system import SystemSampler, SystemSnapshot
 
 log = logging.getLogger("insitechart.monitoring")
+IDLE_CPU_FRACTION = 0.05  # of one core: below it, nothing is being served
 
 
 class Monitor:
@@ -40,6 +42,7 @@ class Monitor:
         self.requests = RequestWindow(settings.metrics_window_s, settings.metrics_window_requests)
         self.cache = CacheWindow(settings.metrics_window_s)
         self.system = SystemSampler()
+        self.gc_pauses = GcPauses(self.metrics.gc_pauses, self.metrics.gc_pause_max)
         self.latest: SystemSnapshot | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alerts = Alerts(settings) if settings.alert_webhook_url else None
@@ -69,10 +72,13 @@ class Monitor:
 
     def start(self) -> None:
         """Start the samplers; call from the running event loop (the app's lifespan)."""
+        self.gc_pauses.install()
         self._tasks.append(asyncio.create_task(self._sample_forever()))
         self._tasks.append(
             asyncio.create_task(
-                self.system.measure_loop_lag(self.settings.metrics_loop_lag_interval_s)
+                self.system.measure_loop_lag(
+                    self.settings.metrics_loop_lag_interval_s, self.metrics.loop_lags.observe
+                )
             )
         )
         if self.alerts is not None:
@@ -94,6 +100,7 @@ class Monitor:
         )
 
     async def close(self) -> None:
+        self.gc_pauses.uninstall()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -148,6 +155,7 @@ class Monitor:
         metrics.system_cpu.set(snapshot.system_cpu_percent)
         metrics.system_memory.set(snapshot.system_memory_percent)
         metrics.loop_lag.set(snapshot.loop_lag_s)
+        metrics.loop_lag_max.set(snapshot.loop_lag_max_s)
         pool = self.db.engine.pool
         checked_out = getattr(pool, "checkedout", None)
         size = getattr(pool, "size", None)
@@ -158,39 +166,66 @@ class Monitor:
         return snapshot
 
     def trim_heap(self) -> None:
-        """Collect the young generations, give the C heap's free pages back to the system
-        (app/monitoring/heap.py), and run a full collection only when memory grew.
+        """Give the C heap's free pages back to the system (app/monitoring/heap.py).
 
-        A full collection walks every tracked object: with 10,000 connections it held the loop
-        for hundreds of milliseconds, so one per interval pushed the live p99 past 1 s. Young
-        generations are a few milliseconds; what closed connections leave is freed by
-        refcounting where their cycles are broken (schema/multiplex.py), and the rest waits for
-        a full pass that runs only once RSS has grown MEMORY_FULL_GC_GROWTH_PCT since the last
-        one: the pause is paid only when it buys memory back.
+        No collection here: the young generations are collected by Python as they fill
+        (app/runtime.py), and an extra one landing in a burst of live events only added a pause.
         """
         started = time.perf_counter()
-        gc.collect(1)
-        rss = self.system.rss_bytes()
-        growth = 1 + self.settings.memory_full_gc_growth_pct / 100
-        if self._rss_after_full is None:
-            self._rss_after_full = rss  # the reference point: no full pass for it
-            heap.trim()
-        elif rss > self._rss_after_full * growth:
-            gc.collect()
-            self.metrics.full_collections.inc()
-            heap.trim()
-            self._rss_after_full = self.system.rss_bytes()
-        else:
-            heap.trim()
+        heap.trim()
         self.metrics.heap_trims.observe(time.perf_counter() - started)
+
+    def growth_since_full_pct(self) -> float | None:
+        """RSS growth since the last full collection, percent; None on the first call, which
+        only records the reference point."""
+        rss = self.system.rss_bytes()
+        if self._rss_after_full is None:
+            self._rss_after_full = rss
+            return None
+        return (rss / self._rss_after_full - 1) * 100
+
+    async def idle(self) -> bool:
+        """Whether this process stayed under IDLE_CPU_FRACTION of a core over MEMORY_FULL_GC_IDLE_S:
+        measured, not guessed, so a full pass never lands on requests or live events."""
+        window = self.settings.memory_full_gc_idle_s
+        before = self.system.cpu_seconds()
+        await asyncio.sleep(window)
+        return self.system.cpu_seconds() - before < IDLE_CPU_FRACTION * window
+
+    async def upkeep(self) -> None:
+        """One memory upkeep pass: malloc_trim always; a full collection
+        when memory grew and the worker is idle, or when it grew past MEMORY_FULL_GC_FORCED_PCT.
+
+        A full collection walks every tracked object: with 10,000 connections it holds the loop
+        for hundreds of milliseconds. Nothing a closed connection leaves needs one (its cycles
+        are broken at close: app/http/connections.py, app/http/wire.py, schema/multiplex.py)
+        and Python's own automatic full collections are off (app/runtime.py). What this pass
+        frees is the cycles of requests that outlived the young generations (GraphQL execution
+        and loader futures: ~9 objects a request in the soak); the forced pass bounds memory
+        on a worker that is never idle.
+        """
+        self.trim_heap()
+        settings = self.settings
+        growth = self.growth_since_full_pct()
+        if growth is None or growth <= settings.memory_full_gc_growth_pct:
+            return
+        forced = 0 < settings.memory_full_gc_forced_pct < growth
+        if not forced and (settings.memory_full_gc_idle_s <= 0 or not await self.idle()):
+            return  # memory stays due: the next interval looks again
+        if forced:
+            log.warning("memory grew %.0f%% without an idle moment: full collection now", growth)
+        gc.collect()
+        self.metrics.full_collections.inc()
+        heap.trim()
+        self._rss_after_full = self.system.rss_bytes()
 
     async def _trim_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.memory_trim_interval_s)
             try:
-                self.trim_heap()
+                await self.upkeep()
             except Exception:
-                log.exception("heap trim failed")
+                log.exception("memory upkeep failed")
 
     async def _sample_forever(self) -> None:
         while True:

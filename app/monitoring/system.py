@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -19,6 +20,7 @@ class SystemSnapshot:
     system_cpu_percent: float
     system_memory_percent: float
     loop_lag_s: float
+    loop_lag_max_s: float  # the longest since the sampler started
 
 
 class SystemSampler:
@@ -27,12 +29,18 @@ class SystemSampler:
     def __init__(self) -> None:
         self.process = psutil.Process(os.getpid())
         self.loop_lag_s = 0.0
+        self.loop_lag_max_s = 0.0
         # The first cpu_percent(None) call only sets the reference point.
         self.process.cpu_percent(None)
         psutil.cpu_percent(None)
 
     def rss_bytes(self) -> int:
         return int(self.process.memory_info().rss)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) this process used since it started."""
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
 
     def sample(self) -> SystemSnapshot:
         with self.process.oneshot():
@@ -48,11 +56,17 @@ class SystemSampler:
             system_cpu_percent=psutil.cpu_percent(None),
             system_memory_percent=psutil.virtual_memory().percent,
             loop_lag_s=self.loop_lag_s,
+            loop_lag_max_s=self.loop_lag_max_s,
         )
 
-    async def measure_loop_lag(self, interval_s: float) -> None:
+    async def measure_loop_lag(
+        self, interval_s: float, observe: Callable[[float], None] | None = None
+    ) -> None:
         """Sleep `interval_s` forever; how much later than asked the loop wakes us is the lag."""
         while True:
             start = time.perf_counter()
             await asyncio.sleep(interval_s)
             self.loop_lag_s = max(time.perf_counter() - start - interval_s, 0.0)
+            self.loop_lag_max_s = max(self.loop_lag_max_s, self.loop_lag_s)
+            if observe is not None:
+                observe(self.loop_lag_s)

@@ -4,16 +4,17 @@ import gc
 
 from app.config import Settings
 from app.main import create_app
+from app.runtime import NO_AUTOMATIC_FULL
 from tests.conftest import serve
 
 
-async def test_app_raises_the_gc_threshold_while_it_runs_and_restores_it(
+async def test_app_raises_the_gc_threshold_and_stops_automatic_full_collections_while_it_runs(
     settings: Settings,
 ) -> None:
     before = gc.get_threshold()
-    tuned = settings.model_copy(update={"gc_gen0_threshold": 50_000})
+    tuned = settings.model_copy(update={"gc_gen0_threshold": 50_000, "gc_gen1_threshold": 3})
     async with serve(create_app(tuned)):
-        assert gc.get_threshold() == (50_000, *before[1:])
+        assert gc.get_threshold() == (50_000, 3, NO_AUTOMATIC_FULL)
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0

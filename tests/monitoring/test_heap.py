@@ -59,33 +59,107 @@ async def test_an_interval_of_zero_never_trims(db: Database, settings: Settings)
     assert found.get(("insitechart_heap_trim_seconds_count", ()), 0) == 0
 
 
-async def test_the_upkeep_runs_a_full_collection_only_when_memory_grew(
+class Generations:
+    """The generations of the collections run while it is open (a `gc.callbacks` entry)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def __enter__(self) -> list[int]:
+        gc.callbacks.append(self._record)
+        return self.seen
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._record)
+
+    def _record(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.seen.append(info["generation"])
+
+
+def upkeep_monitor(
+    settings: Settings, db: Database, growth_pct: float, forced_pct: float = 0.0
+) -> Monitor:
+    tuned = settings.model_copy(
+        update={
+            "memory_full_gc_growth_pct": growth_pct,
+            "memory_full_gc_forced_pct": forced_pct,
+            "memory_full_gc_idle_s": 0.3,
+        }
+    )
+    monitor = Monitor(tuned, db)
+    heap.trim()  # what earlier tests freed is not given back during the test, shrinking RSS
+    assert monitor.growth_since_full_pct() is None  # the first look only sets the reference
+    return monitor
+
+
+GROWN = 64 * 2**20
+
+
+def grow() -> bytearray:
+    """64 MiB, every page written: RSS grows by that much whatever the allocator kept."""
+    return bytearray(b"x") * GROWN
+
+
+async def busy(until: asyncio.Event) -> None:
+    """Serve something all the time: the loop is never idle while it runs."""
+    while not until.is_set():
+        sum(range(20_000))
+        await asyncio.sleep(0)
+
+
+async def test_the_upkeep_never_collects_fully_while_the_worker_is_busy(
     db: Database, settings: Settings
 ) -> None:
-    monitor = Monitor(settings.model_copy(update={"memory_full_gc_growth_pct": 5.0}), db)
-    generations: list[int] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            generations.append(info["generation"])
-
-    gc.callbacks.append(record)
+    monitor = upkeep_monitor(settings, db, growth_pct=0.0)
+    grown = grow()  # memory asks for a full pass
+    done = asyncio.Event()
+    worker = asyncio.create_task(busy(done))
     try:
-        monitor.trim_heap()  # the first one sets the reference point
-        first = list(generations)
-        generations.clear()
-        monitor.trim_heap()
-        steady = list(generations)
-        generations.clear()
-        grown = [bytearray(1024) for _ in range(psutil.Process().memory_info().rss // 8192)]
-        monitor.trim_heap()
-        after_growth = list(generations)
+        with Generations() as generations:
+            await monitor.upkeep()
     finally:
-        gc.callbacks.remove(record)
-    assert len(grown) > 0
-    assert first == [1]  # the reference point costs no full pass either
-    assert steady == [1]  # young generations only: no pause proportional to the whole heap
-    assert 2 in after_growth
+        done.set()
+        await worker
+    assert len(grown) == GROWN
+    assert 2 not in generations  # no pause proportional to the heap while anything is served
+
+
+async def test_a_busy_worker_whose_memory_grew_past_the_forced_limit_collects_fully(
+    db: Database, settings: Settings
+) -> None:
+    monitor = upkeep_monitor(settings, db, growth_pct=0.0, forced_pct=0.001)
+    grown = grow()
+    done = asyncio.Event()
+    worker = asyncio.create_task(busy(done))
+    try:
+        with Generations() as generations:
+            await monitor.upkeep()
+    finally:
+        done.set()
+        await worker
+    assert len(grown) == GROWN
+    assert 2 in generations  # bounded memory comes before short pauses
+
+
+async def test_an_idle_worker_runs_the_full_collection_memory_grew_for(
+    db: Database, settings: Settings
+) -> None:
+    monitor = upkeep_monitor(settings, db, growth_pct=0.0)
+    grown = grow()
+    with Generations() as generations:
+        await monitor.upkeep()
+    assert len(grown) == GROWN
+    assert 2 in generations
+
+
+async def test_an_idle_worker_skips_the_full_collection_while_memory_is_flat(
+    db: Database, settings: Settings
+) -> None:
+    monitor = upkeep_monitor(settings, db, growth_pct=1000.0)
+    with Generations() as generations:
+        await monitor.upkeep()
+    assert 2 not in generations
 
 
 async def test_a_closed_subscription_is_freed_by_refcounting_without_a_collection(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -77,7 +78,26 @@ async def test_metrics_expose_latency_batches_sql_errors_and_cache_after_request
     assert found[("insitechart_process_open_fds", ())] >= 1
     assert 0 <= found[("insitechart_system_memory_percent", ())] <= 100
     assert ("insitechart_event_loop_lag_seconds", ()) in found
+    assert ("insitechart_event_loop_lag_max_seconds", ()) in found
     assert ("insitechart_db_pool_checked_out", ()) in found or db.dialect == "sqlite"
+
+
+async def test_every_garbage_collection_is_timed_by_generation(
+    db: Database, settings: Settings
+) -> None:
+    async with serve(create_app(settings)) as client:
+        before = await scrape(client)
+        gc.collect(0)
+        gc.collect(2)
+        found = await scrape(client)
+
+    def count(generation: str) -> float:
+        key = ("insitechart_gc_pause_seconds_count", (("generation", generation),))
+        return found[key] - before.get(key, 0)
+
+    assert count("0") >= 1
+    assert count("2") >= 1
+    assert found[("insitechart_gc_pause_max_seconds", (("generation", "2"),))] > 0
 
 
 WORKER = """
