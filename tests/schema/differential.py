@@ -16,6 +16,7 @@ from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
 from schema.compiled import CompiledExecutor
 from schema.context import Context
+from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
 from schema.query import Query
 from tests.sqlcount import count_statements
@@ -23,12 +24,26 @@ from tests.sqlcount import count_statements
 # graphql-core's own runs may order errors differently when loaders finish in another order
 # (two batches on two connections): a compiled result must equal one of a few reference runs.
 REFERENCE_RUNS = 4
+UNLIMITED = StaticLimits(
+    max_depth=100,
+    max_aliases=10_000,
+    max_tokens=100_000,
+    max_document_bytes=1_000_000,
+    max_root_fields=1_000,
+    max_directives_per_field=100,
+    max_selections=100_000,
+)
 
 
 def bare_schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
-    """The public types without extensions (errors unmasked): compiled, then graphql-core."""
+    """The public types without Strawberry's extensions (errors unmasked): compiled, then
+    graphql-core."""
+    # DocumentLimits parses through a cache by text, so plans are reused as in the app.
     compiled = strawberry.Schema(
-        query=Query, mutation=Mutation, execution_context_class=CompiledExecutor
+        query=Query,
+        mutation=Mutation,
+        execution_context_class=CompiledExecutor,
+        extensions=[lambda: DocumentLimits(UNLIMITED)],
     )
     return compiled, strawberry.Schema(query=Query, mutation=Mutation)
 
