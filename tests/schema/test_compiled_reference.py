@@ -30,13 +30,14 @@ STOCKS = 6
 
 def variables_for(name: str) -> list[dict[str, Any]]:
     """Variable sets that take each operation through its values, nulls and errors."""
-    return {
+    sets: dict[str, list[dict[str, Any]]] = {
         "StockList": [{}, {"first": 2, "sector": "energy"}, {"first": 0}, {"after": "bad"}],
         "StockDetail": [{"symbol": "s001"}, {"symbol": "NONE"}, {"symbol": "bad symbol!"}],
         "PartnerScores": [{"symbols": ["S000", "nope", "S002"]}, {"symbols": ["S000", "x y"]}],
         "Trending": [{}, {"window": "HOUR", "limit": 2}, {"limit": 0}],
         "MentionFeed": [{}],
-    }[name]
+    }
+    return sets[name]
 
 
 def comparable(body: dict[str, Any]) -> dict[str, Any]:
