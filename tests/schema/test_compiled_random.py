@@ -24,6 +24,9 @@ DOCUMENTS = 300
 CHUNKS = 4
 
 
+# A non-null error cancels its siblings' tasks (gather_with_cancel); one cancelled before it ran
+# drops its resolver's coroutine unawaited, on graphql-core's executor as on the compiled one.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 async def test_random_documents_give_graphql_cores_data_and_errors(
     db: Database, settings: Settings, chunk: int
