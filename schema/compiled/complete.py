@@ -39,6 +39,8 @@ def prepare(field: FieldPlan, typename: bool) -> None:
         field.run = fields.run_resolver
     elif is_leaf_type(unwrap_non_null(field.return_type)):
         field.run = fields.run_leaf_attribute
+        coerce = getattr(unwrap_non_null(field.return_type), "coerce_output_value", None)
+        field.leaf_class = AS_IS_CLASS.get(coerce)
     else:
         field.run = fields.run_attribute
 
@@ -111,6 +113,13 @@ def leaf(return_type: GraphQLLeafType) -> Complete:
 def never(_value: Any) -> bool:
     return False
 
+
+# Built-in scalars whose coercion returns a value of this exact class as it is.
+AS_IS_CLASS: dict[Any, type] = {
+    scalars.serialize_string: str,
+    scalars.serialize_id: str,
+    scalars.serialize_boolean: bool,
+}
 
 # Built-in scalars: a value of the scalar's own Python type is what coercing returns.
 PASS_AS_IS: dict[Any, Callable[[Any], bool]] = {
@@ -188,7 +197,7 @@ def complete_items(
     try:
         for index, item in enumerate(items):
             item_path = Path(path, index, None)
-            if item.__class__ not in fields.PLAIN and is_awaitable(item):
+            if item.__class__ not in fields.PLAIN and fields.is_awaitable(ex, item):
                 completed.append(
                     complete_awaitable_item(ex, field, item_type, complete_item, item_path, item)
                 )

@@ -19,8 +19,19 @@ from schema.compiled.plan import FieldPlan, ObjectPlan
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
 
-# Values that are never awaitable (Strawberry's fast path), leaves read from rows among them.
-PLAIN = frozenset({type(None), bool, int, float, str, list, tuple, dict})
+# Classes whose values are never awaitable: Strawberry's fast path, and the Strawberry object types
+# met so far (dataclasses without `__await__`; see `is_awaitable`).
+PLAIN: set[type] = {type(None), bool, int, float, str, list, tuple, dict}
+
+
+def is_awaitable(ex: CompiledExecutor, value: Any) -> bool:
+    """The executor's predicate, remembering the Strawberry object types it says no to."""
+    if ex.is_awaitable(value):
+        return True
+    cls = value.__class__
+    if hasattr(cls, "__strawberry_definition__") and not hasattr(cls, "__await__"):
+        PLAIN.add(cls)
+    return False
 
 
 def execute_fields(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
@@ -83,6 +94,8 @@ def run_leaf_attribute(
     """An attribute field of a leaf type: no path, no info unless something fails."""
     try:
         result = getattr(source, field.attribute)  # type: ignore[arg-type]
+        if result.__class__ is field.leaf_class:
+            return result  # a str for a String or ID, a bool for a Boolean: what coercing gives
         if result.__class__ not in PLAIN and ex.is_awaitable(result):
             path = Path(parent, field.key, field.parent_name)
             return complete_awaitable(ex, field, path, result)

@@ -51,6 +51,7 @@ class FieldPlan:
     resolve: Callable[..., Any] | None
     attribute: str | None  # read with getattr instead of calling Strawberry's attribute resolver
     args: dict[str, Any] | None  # None: they depend on variables, coerced once per request
+    leaf_class: type | None = None  # values of this class complete as they are (see complete.py)
     complete: Complete = field(default=lambda *_: None)
     run: FieldRun = field(default=lambda *_: None)
 
