@@ -1,8 +1,8 @@
 """Completion functions, one per field and level of its return type, chosen when it is planned.
 
-Each mirrors a branch of graphql-core's `Executor.complete_value` (non-null, list, leaf, object)
-with the type tests done once. Abstract types, objects with `is_type_of` and lists that are not
-Python lists or tuples go to graphql-core's own completion, with a real resolve info.
+Each mirrors a branch of graphql-core's `Executor.complete_value` (non-null, list, leaf; objects
+and abstract types in objects.py) with the type tests done once. Lists that are not Python lists
+or tuples go to graphql-core's own completion, with a real resolve info.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLInterfaceType,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLUnionType,
     is_leaf_type,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect
 from graphql.type import scalars
 
-from schema.compiled import fields
+from schema.compiled import fields, objects
 from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
 
 if TYPE_CHECKING:
@@ -56,8 +58,10 @@ def completion(field: FieldPlan, return_type: GraphQLOutputType) -> Complete:
         return list_of(field, return_type)
     if is_leaf_type(return_type):
         return leaf(return_type)
-    if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
-        return object_of(ObjectSlot(return_type, field.details))
+    if isinstance(return_type, GraphQLObjectType):
+        return objects.object_of(field, ObjectSlot(return_type, field.details))
+    if isinstance(return_type, GraphQLInterfaceType | GraphQLUnionType):
+        return objects.abstract_of(field, return_type)
     return delegated(field, return_type)
 
 
@@ -133,18 +137,6 @@ PASS_AS_IS: dict[Any, Callable[[Any], bool]] = {
 }
 
 
-def object_of(slot: ObjectSlot) -> Complete:
-    def complete(ex: CompiledExecutor, path: Path | None, result: Any) -> Any:
-        if result is None or result is Undefined:
-            return None
-        if isinstance(result, Exception):
-            raise result
-        plan = slot.plan or slot.compile(ex)
-        return fields.execute_fields(ex, plan, result, path)
-
-    return complete
-
-
 def delegated(field: FieldPlan, return_type: GraphQLOutputType) -> Complete:
     """graphql-core completes this value (and what is below it), with a real resolve info."""
 
@@ -152,17 +144,10 @@ def delegated(field: FieldPlan, return_type: GraphQLOutputType) -> Complete:
         if path is None:
             msg = "a delegated completion needs its path"
             raise AssertionError(msg)
-        info = ex.build_resolve_info(field.definition, field.nodes, field.parent, field_path(path))
+        info = objects.info_for(ex, field, path)
         return ex.complete_value(return_type, field.details, info, path, result, None)
 
     return complete
-
-
-def field_path(path: Path) -> Path:
-    """The path of the field a (list item) path is in: what graphql-core's info holds."""
-    while isinstance(path.key, int) and path.prev is not None:
-        path = path.prev
-    return path
 
 
 def list_of(field: FieldPlan, return_type: GraphQLList[Any]) -> Complete:

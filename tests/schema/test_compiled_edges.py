@@ -113,6 +113,14 @@ class Query:
         return None if age < 0 else Person(name="Cy", age=age)
 
     @strawberry.field
+    def wrong_person(self) -> Person | None:
+        return Robot(name="R3", model="x")  # type: ignore[return-value]
+
+    @strawberry.field
+    def wrong_named(self) -> list[Named | None]:
+        return [Person(name="Ed", age=1), Color.RED]  # type: ignore[list-item]
+
+    @strawberry.field
     def strict_person(self) -> Person:
         return Person(name="Di", age=None)  # type: ignore[arg-type]
 
@@ -131,6 +139,7 @@ QUERIES = [
     "{ scores }",
     "query ($a: Int!) { person(age: $a) { name age } p2: person(age: 3) { __typename age } }",
     "{ strictPerson { name age } }",
+    "{ wrongPerson { name } wrongNamed { name } }",
     "{ a: strictPerson { name } b: named { name } c: grid }",
 ]
 
