@@ -29,8 +29,9 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.compiled.compile import object_plan, slot_plan
 from schema.compiled.fields import execute_fields, execute_fields_serially
-from schema.compiled.plan import FieldPlan, ObjectPlan, PlanCache, object_plan
+from schema.compiled.plan import FieldPlan, ObjectPlan, ObjectSlot, PlanCache
 
 CACHE_ATTRIBUTE = "_insitechart_plans"
 SUPPORTED = (OperationType.QUERY, OperationType.MUTATION)
@@ -68,6 +69,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             )
             self._arguments[id(field)] = args
         return args
+
+    def compile_slot(self, slot: ObjectSlot) -> ObjectPlan:
+        """Plan a sub-selection the first time a value reaches it (kept in the slot)."""
+        return slot_plan(self, slot)
 
     def execute_operation(
         self, serially: bool | None = None

@@ -60,7 +60,7 @@ def complete_object(
             return complete_checked_later(ex, field, slot, path, result, verdict)
         if not verdict:
             raise invalid_return_type_error(slot.type, result, field.details)
-    plan = slot.plan or slot.compile(ex)
+    plan = slot.plan or ex.compile_slot(slot)
     return fields.execute_fields(ex, plan, result, path)
 
 
@@ -69,7 +69,7 @@ async def complete_checked_later(
 ) -> Any:
     if not await verdict:
         raise invalid_return_type_error(slot.type, result, field.details)
-    plan = slot.plan or slot.compile(ex)
+    plan = slot.plan or ex.compile_slot(slot)
     completed = fields.execute_fields(ex, plan, result, path)
     if ex.is_awaitable(completed):
         return await completed

@@ -4,7 +4,7 @@ A plan holds, for each selection set and runtime type, the merged fields (graphq
 `collect_fields`, done once), and for each field its definition, its arguments when they do not
 depend on variables, how to get its value (a direct attribute read for Strawberry's attribute
 fields) and how to complete it (see complete.py). Sub-selections are planned the first time a
-value reaches them, with the executor of that request.
+value reaches them, with the executor of that request (compile.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from graphql import (
     ValueNode,
     VariableNode,
 )
-from graphql.execution.collect_fields import FieldDetailsList, collect_subfields
+from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
-from graphql.type.introspection import TypeNameMetaFieldDef
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -71,47 +70,6 @@ class ObjectSlot:
     type: GraphQLObjectType
     details: FieldDetailsList
     plan: ObjectPlan | None = None
-
-    def compile(self, executor: CompiledExecutor) -> ObjectPlan:
-        collected = collect_subfields(
-            executor.schema,
-            executor.fragments,
-            executor.variable_values,
-            executor.operation,
-            self.type,
-            self.details,
-            executor.hide_suggestions,
-        )
-        self.plan = object_plan(executor, self.type, collected.grouped_field_set)
-        return self.plan
-
-
-def object_plan(
-    executor: CompiledExecutor, parent: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
-) -> ObjectPlan:
-    from schema.compiled.complete import prepare  # complete.py imports this module
-
-    plans = []
-    for key, details in grouped.items():
-        node = details[0].node
-        definition = executor.schema.get_field(parent, node.name.value)
-        if definition is None:
-            continue  # graphql-core leaves such a field out of the response, as here
-        plan = FieldPlan(
-            key=key,
-            parent=parent,
-            parent_name=parent.name,
-            definition=definition,
-            details=details,
-            nodes=[d.node for d in details],
-            return_type=definition.type,
-            resolve=definition.resolve or executor.field_resolver,
-            attribute=basic_attribute(definition),
-            args=static_arguments(executor, definition, details),
-        )
-        prepare(plan, definition is TypeNameMetaFieldDef)
-        plans.append(plan)
-    return ObjectPlan(parent, plans)
 
 
 def basic_attribute(definition: GraphQLField) -> str | None:
