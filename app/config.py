@@ -213,6 +213,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"CACHE_TTL_OVERRIDES_S[{name!r}] must be 1..86400 s, got {ttl}")
         return value
 
+    # --- execution ---
+    executor_compiled: bool = Field(
+        default=True,
+        description=(
+            "Run queries and mutations from plans compiled once per document (same results as "
+            "graphql-core, less CPU); false runs graphql-core's executor for everything"
+        ),
+    )
+
     # --- observability ---
     trace_enabled: bool = Field(
         default=True,

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from app.config import Settings
 from schema.budget import CostBudget
 from schema.caching import CachePolicy
+from schema.compiled import CompiledExecutor
 from schema.errors import MaskInternalErrors, process_errors
 from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
@@ -52,6 +53,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=CompiledExecutor if settings.executor_compiled else None,
         config=StrawberryConfig(
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),

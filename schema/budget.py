@@ -10,10 +10,11 @@ one point more per TOKENS_PER_POINT tokens, the parse it cost.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError, OperationType
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, OperationType
 from strawberry.extensions import SchemaExtension
 
 from app.config import Settings
@@ -40,6 +41,25 @@ def refusal_cost(query: str | None) -> int:
         return 1
     tokens, _ = count_tokens(query)
     return 1 + tokens // TOKENS_PER_POINT
+
+
+ANALYSES = 256  # documents whose cost analysis (fields selected, memoised) is kept
+_analyses: OrderedDict[tuple[int, int, int], tuple[DocumentNode, CostAnalysis]] = OrderedDict()
+
+
+def analysis_for(schema: GraphQLSchema, document: DocumentNode, list_size: int) -> CostAnalysis:
+    """The cost analysis of a document, kept while the document is (DocumentLimits caches it per
+    text): what a repeated operation selects is worked out once, not on every request."""
+    key = (id(schema), id(document), list_size)
+    known = _analyses.get(key)
+    if known is not None and known[0] is document:
+        _analyses.move_to_end(key)
+        return known[1]
+    analysis = CostAnalysis(schema, document, list_size)
+    _analyses[key] = (document, analysis)
+    while len(_analyses) > ANALYSES:
+        _analyses.popitem(last=False)
+    return analysis
 
 
 class CostBudget(SchemaExtension):
@@ -112,7 +132,7 @@ class CostBudget(SchemaExtension):
             # hold. Subscriptions still pass the static limits, checked while validating.
             yield
             return
-        analysis = CostAnalysis(
+        analysis = analysis_for(
             context.schema._schema, document, self.settings.cost_default_list_size
         )
         self.rate = tier_rate(self.settings, principal.tier)

@@ -88,6 +88,8 @@ def declared_weight(field: GraphQLField, default: int) -> int:
 
 
 Selected = tuple[FieldNode, GraphQLField, int]  # a field node, its schema field, times selected
+# response key, times selected, weight, sub-selection (None for a scalar), named type
+Weighed = tuple[tuple[str, int, int, SelectionSetNode | None, GraphQLNamedType], ...]
 
 
 class CostAnalysis:
@@ -110,6 +112,7 @@ class CostAnalysis:
         self._selected: dict[tuple[int, str], tuple[Selected, ...]] = {}
         self._open: set[tuple[int, str]] = set()  # being expanded: a cycle (refused by validation)
         self._costs: dict[tuple[int, int, int | None], int] = {}
+        self._weighed_memo: dict[tuple[int, str], Weighed] = {}
 
     def root_type(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
         if operation.operation is OperationType.MUTATION:
@@ -227,21 +230,37 @@ class CostAnalysis:
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType, data: Mapping[str, Any]
     ) -> int:
         total = 0
-        for node, field, times in self.selected(selection_set, parent):
-            key = node.alias.value if node.alias else node.name.value
+        for key, times, weight, below, named in self._weighed(selection_set, parent):
             value = data.get(key)
-            cost = field_cost(field)
             if value is None:
                 continue
-            if not cost.composite or node.selection_set is None:
-                total += times * cost.weight
+            if below is None:
+                total += times * weight
                 continue
-            named = cost.named
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, Mapping):
-                    total += times * (cost.weight + self._actual(node.selection_set, named, item))
+                    total += times * (weight + self._actual(below, named, item))
         return total
+
+    def _weighed(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> Weighed:
+        """The selected fields that can cost anything (objects, weighted scalars), by response key;
+        a result's scalars of weight 0, most of its fields, are not even looked at."""
+        key = (id(selection_set), parent.name)
+        known = self._weighed_memo.get(key)
+        if known is not None:
+            return known
+        entries = []
+        for node, field, times in self.selected(selection_set, parent):
+            cost = field_cost(field)
+            below = node.selection_set if cost.composite else None
+            if below is None and cost.weight == 0:
+                continue
+            response_key = node.alias.value if node.alias else node.name.value
+            entries.append((response_key, times, cost.weight, below, cost.named))
+        weighed = tuple(entries)
+        self._weighed_memo[key] = weighed
+        return weighed
 
 
 def literal(value: ValueNode, variables: Mapping[str, Any]) -> Any:

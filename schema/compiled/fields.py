@@ -1,0 +1,164 @@
+"""Running a plan's fields: the steps of graphql-core's executor, with the interpretation gone.
+
+Every function here mirrors one of `graphql.execution.executor.Executor`: the same awaitables
+are made at the same points and gathered the same way (`gather_with_cancel`, one awaitable
+awaited directly), so DataLoader batches, the order of errors and the cancellation of siblings
+when a non-null error propagates are graphql-core's. What goes: collecting fields, looking up
+definitions and coercing literal arguments per object, building a path and a resolve info for
+fields that need neither (attribute fields), and the chain of type checks per value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql.pyutils import Path, async_reduce, gather_with_cancel
+
+from schema.compiled.plan import FieldPlan, ObjectPlan
+
+if TYPE_CHECKING:
+    from schema.compiled.executor import CompiledExecutor
+
+# Classes whose values are never awaitable: Strawberry's fast path, and the Strawberry object types
+# met so far (dataclasses without `__await__`; see `is_awaitable`).
+PLAIN: set[type] = {type(None), bool, int, float, str, list, tuple, dict}
+
+
+def is_awaitable(ex: CompiledExecutor, value: Any) -> bool:
+    """The executor's predicate, remembering the Strawberry object types it says no to."""
+    if ex.is_awaitable(value):
+        return True
+    cls = value.__class__
+    if hasattr(cls, "__strawberry_definition__") and not hasattr(cls, "__await__"):
+        PLAIN.add(cls)
+    return False
+
+
+def execute_fields(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+    """Executor.execute_fields: fields of one object, awaitables gathered together."""
+    results: dict[str, Any] = {}
+    is_awaitable = ex.is_awaitable
+    awaitable_fields: list[str] = []
+    try:
+        for field in plan.fields:
+            result = field.run(ex, field, source, path)
+            results[field.key] = result
+            if result.__class__ not in PLAIN and is_awaitable(result):
+                awaitable_fields.append(field.key)
+    except Exception:
+        if awaitable_fields:
+            ex.settle_in_background([results[key] for key in awaitable_fields])
+        raise
+    if not awaitable_fields:
+        return results
+    return gather_fields(results, awaitable_fields)
+
+
+async def gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    if len(awaitable_fields) == 1:
+        key = awaitable_fields[0]
+        results[key] = await results[key]
+    else:
+        awaited = await gather_with_cancel(*(results[key] for key in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results
+
+
+def execute_fields_serially(
+    ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path | None
+) -> Any:
+    """Executor.execute_fields_serially: a mutation's root fields, one after the other."""
+
+    def reducer(results: dict[str, Any], field: FieldPlan) -> Any:
+        result = field.run(ex, field, source, path)
+        if ex.is_awaitable(result):
+
+            async def set_result() -> dict[str, Any]:
+                results[field.key] = await result
+                return results
+
+            return set_result()
+        results[field.key] = result
+        return results
+
+    return async_reduce(reducer, plan.fields, {})
+
+
+def run_typename(ex: CompiledExecutor, field: FieldPlan, source: Any, path: Path | None) -> Any:
+    return field.parent_name
+
+
+def run_leaf_attribute(
+    ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None
+) -> Any:
+    """An attribute field of a leaf type: no path, no info unless something fails."""
+    try:
+        result = getattr(source, field.attribute)  # type: ignore[arg-type]
+        if result.__class__ is field.leaf_class:
+            return result  # a str for a String or ID, a bool for a Boolean: what coercing gives
+        if result.__class__ not in PLAIN and ex.is_awaitable(result):
+            path = Path(parent, field.key, field.parent_name)
+            return complete_awaitable(ex, field, path, result)
+        return field.complete(ex, None, result)
+    except Exception as raw_error:
+        path = Path(parent, field.key, field.parent_name)
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        return None
+
+
+def run_attribute(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
+    path = Path(parent, field.key, field.parent_name)
+    try:
+        result = getattr(source, field.attribute)  # type: ignore[arg-type]
+        if result.__class__ not in PLAIN and ex.is_awaitable(result):
+            return complete_awaitable(ex, field, path, result)
+        completed = field.complete(ex, path, result)
+        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+            return await_completed(ex, field, path, completed)
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        return None
+    return completed
+
+
+def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
+    """Executor.execute_field: the resolver called with a real info and coerced arguments."""
+    path = Path(parent, field.key, field.parent_name)
+    info = ex.build_resolve_info(field.definition, field.nodes, field.parent, path)
+    try:
+        args = field.args if field.args is not None else ex.arguments(field)
+        result = field.resolve(source, info, **args)  # type: ignore[misc]
+        if ex.is_awaitable(result):
+            return complete_awaitable(ex, field, path, result)
+        completed = field.complete(ex, path, result)
+        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+            return await_completed(ex, field, path, completed)
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        return None
+    return completed
+
+
+async def complete_awaitable(
+    ex: CompiledExecutor, field: FieldPlan, path: Path, result: Any
+) -> Any:
+    """Executor.complete_awaitable_value."""
+    try:
+        resolved = await result
+        completed = field.complete(ex, path, resolved)
+        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+            completed = await completed
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        completed = None
+    return completed
+
+
+async def await_completed(
+    ex: CompiledExecutor, field: FieldPlan, path: Path, completed: Any
+) -> Any:
+    try:
+        return await completed
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        return None

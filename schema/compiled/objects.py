@@ -1,0 +1,123 @@
+"""Completing objects: a known object type, or the runtime type of an interface or union.
+
+Mirrors graphql-core's `complete_object_value` and `complete_abstract_value`: `is_type_of` and
+`resolve_type` get a real resolve info (built only for them), an awaitable verdict is awaited
+where graphql-core awaits it, and the runtime type is checked by graphql-core's own method.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLAbstractType, GraphQLObjectType, GraphQLResolveInfo
+from graphql.execution.executor import invalid_return_type_error
+from graphql.pyutils import Path, Undefined
+
+from schema.compiled import fields
+from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
+
+if TYPE_CHECKING:
+    from schema.compiled.executor import CompiledExecutor
+
+Info = GraphQLResolveInfo[Any]
+
+
+def field_path(path: Path) -> Path:
+    """The path of the field a (list item) path is in: what graphql-core's info holds."""
+    while isinstance(path.key, int) and path.prev is not None:
+        path = path.prev
+    return path
+
+
+def info_for(ex: CompiledExecutor, field: FieldPlan, path: Path) -> Info:
+    return ex.build_resolve_info(field.definition, field.nodes, field.parent, field_path(path))
+
+
+def object_of(field: FieldPlan, slot: ObjectSlot) -> Complete:
+    def complete(ex: CompiledExecutor, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, Exception):
+            raise result
+        return complete_object(ex, field, slot, path, result, None)
+
+    return complete
+
+
+def complete_object(
+    ex: CompiledExecutor,
+    field: FieldPlan,
+    slot: ObjectSlot,
+    path: Path,
+    result: Any,
+    info: Info | None,
+) -> Any:
+    """Executor.complete_object_value."""
+    is_type_of = slot.type.is_type_of
+    if is_type_of is not None:
+        verdict = is_type_of(result, info or info_for(ex, field, path))
+        if ex.is_awaitable(verdict):
+            return complete_checked_later(ex, field, slot, path, result, verdict)
+        if not verdict:
+            raise invalid_return_type_error(slot.type, result, field.details)
+    plan = slot.plan or ex.compile_slot(slot)
+    return fields.execute_fields(ex, plan, result, path)
+
+
+async def complete_checked_later(
+    ex: CompiledExecutor, field: FieldPlan, slot: ObjectSlot, path: Path, result: Any, verdict: Any
+) -> Any:
+    if not await verdict:
+        raise invalid_return_type_error(slot.type, result, field.details)
+    plan = slot.plan or ex.compile_slot(slot)
+    completed = fields.execute_fields(ex, plan, result, path)
+    if ex.is_awaitable(completed):
+        return await completed
+    return completed
+
+
+def abstract_of(field: FieldPlan, return_type: GraphQLAbstractType) -> Complete:
+    slots: dict[str, ObjectSlot] = {}
+
+    def slot_for(object_type: GraphQLObjectType) -> ObjectSlot:
+        slot = slots.get(object_type.name)
+        if slot is None or slot.type is not object_type:
+            slot = slots[object_type.name] = ObjectSlot(object_type, field.details)
+        return slot
+
+    def complete(ex: CompiledExecutor, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, Exception):
+            raise result
+        info = info_for(ex, field, path)
+        resolve_type = return_type.resolve_type or ex.type_resolver
+        runtime = resolve_type(result, info, return_type)
+        if ex.is_awaitable(runtime):
+            return complete_resolved_later(
+                ex, field, return_type, slot_for, path, result, info, runtime
+            )
+        details = field.details
+        object_type = ex.ensure_valid_runtime_type(runtime, return_type, details, info, result)
+        return complete_object(ex, field, slot_for(object_type), path, result, info)
+
+    return complete
+
+
+async def complete_resolved_later(  # the arguments of complete_abstract_value
+    ex: CompiledExecutor,
+    field: FieldPlan,
+    return_type: GraphQLAbstractType,
+    slot_for: Any,
+    path: Path,
+    result: Any,
+    info: Info,
+    runtime: Any,
+) -> Any:
+    object_type = ex.ensure_valid_runtime_type(
+        await runtime, return_type, field.details, info, result
+    )
+    value = complete_object(ex, field, slot_for(object_type), path, result, info)
+    if ex.is_awaitable(value):
+        return await value
+    return value

@@ -1,0 +1,167 @@
+"""Plans: the fields of a validated operation, collected and looked up once, kept per document.
+
+A plan holds, for each selection set and runtime type, the merged fields (graphql-core's
+`collect_fields`, done once), and for each field its definition, its arguments when they do not
+depend on variables, how to get its value (a direct attribute read for Strawberry's attribute
+fields) and how to complete it (see complete.py). Sub-selections are planned the first time a
+value reaches them, with the executor of that request (compile.py).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    ListValueNode,
+    ObjectValueNode,
+    ValueNode,
+    VariableNode,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
+
+if TYPE_CHECKING:
+    from schema.compiled.executor import CompiledExecutor
+
+DEFINITION_BACKREF = "strawberry-definition"
+
+# (executor, field, source, parent path) -> the completed value, or an awaitable of it
+FieldRun = Callable[["CompiledExecutor", "FieldPlan", Any, Any], Any]
+# (executor, path, value) -> the completed value, or an awaitable of it
+Complete = Callable[["CompiledExecutor", Any, Any], Any]
+
+
+@dataclass(slots=True, eq=False)
+class FieldPlan:
+    key: str
+    parent: GraphQLObjectType
+    parent_name: str
+    definition: GraphQLField
+    details: FieldDetailsList
+    nodes: list[FieldNode]
+    return_type: GraphQLOutputType
+    resolve: Callable[..., Any] | None
+    attribute: str | None  # read with getattr instead of calling Strawberry's attribute resolver
+    args: dict[str, Any] | None  # None: they depend on variables, coerced once per request
+    leaf_class: type | None = None  # values of this class complete as they are (see complete.py)
+    complete: Complete = field(default=lambda *_: None)
+    run: FieldRun = field(default=lambda *_: None)
+
+
+@dataclass(slots=True, eq=False)
+class ObjectPlan:
+    """The fields a selection asks of one object type, in response order."""
+
+    type: GraphQLObjectType
+    fields: list[FieldPlan]
+
+
+@dataclass(slots=True, eq=False)
+class ObjectSlot:
+    """The plan of a field's sub-selection for one object type, made when first needed."""
+
+    type: GraphQLObjectType
+    details: FieldDetailsList
+    plan: ObjectPlan | None = None
+
+
+def basic_attribute(definition: GraphQLField) -> str | None:
+    """The Python attribute of a Strawberry field without resolver, extensions or permissions.
+
+    Strawberry resolves such a field with `_get_basic_result`, which is
+    `getattr(source, field.python_name)` (its default resolver) and nothing else.
+    """
+    resolve = definition.resolve
+    if resolve is None or not getattr(resolve, "_is_default", False):
+        return None
+    if getattr(resolve, "__name__", "") != "_get_basic_result":
+        return None
+    strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
+    if strawberry_field is None or not strawberry_field.is_basic_field:
+        return None
+    if strawberry_field.default_resolver is not getattr:
+        return None
+    name = strawberry_field.python_name
+    return name if isinstance(name, str) else None
+
+
+def static_arguments(
+    executor: CompiledExecutor, definition: GraphQLField, details: FieldDetailsList
+) -> dict[str, Any] | None:
+    """The field's arguments when no variable is in them; None when they must be coerced per
+    request (or raise, which then happens where graphql-core raises it)."""
+    first = details[0]
+    node = first.node
+    if not definition.args and not node.arguments:
+        return {}
+    if first.fragment_variable_values is not None:
+        return None
+    if any(has_variable(argument.value) for argument in node.arguments or ()):
+        return None
+    try:
+        return get_argument_values(
+            definition, node, executor.variable_values, None, executor.hide_suggestions
+        )
+    except Exception:  # raised again, per field, where graphql-core raises it
+        return None
+
+
+def has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(has_variable(v) for v in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(has_variable(f.value) for f in value.fields)
+    return False
+
+
+@dataclass(slots=True, eq=False)
+class Entry:
+    operation: Any  # held, so that its id is not reused while the entry lives
+    supported: bool
+    directive_variables: tuple[str, ...]
+    plans: dict[tuple[Any, ...], ObjectPlan] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PlanCache:
+    """Plans by operation node (documents are cached per text by DocumentLimits) and by the
+    values of the variables its @skip/@include read; least recently used first out."""
+
+    maxsize: int = 256
+    variants: int = 16
+    entries: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
+    compiled: int = 0
+    hits: int = 0
+    fallbacks: int = 0
+
+    def entry(self, operation: Any, shape: Callable[[], tuple[bool, tuple[str, ...]]]) -> Entry:
+        """The operation's entry, made with `shape()` (supported, directive variables)."""
+        key = id(operation)
+        entry = self.entries.get(key)
+        if entry is not None and entry.operation is operation:
+            self.entries.move_to_end(key)
+            return entry
+        entry = Entry(operation, *shape())
+        self.entries[key] = entry
+        while len(self.entries) > self.maxsize:
+            self.entries.popitem(last=False)
+        return entry
+
+    def put(self, entry: Entry, values: tuple[Any, ...], plan: ObjectPlan) -> None:
+        if len(entry.plans) >= self.variants:
+            entry.plans.clear()
+        entry.plans[values] = plan
+        self.compiled += 1
+
+    def holds(self, operation: Any) -> bool:
+        entry = self.entries.get(id(operation))
+        return entry is not None and entry.operation is operation and bool(entry.plans)

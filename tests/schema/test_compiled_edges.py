@@ -1,0 +1,170 @@
+"""Completions the public schema does not reach give graphql-core's results too: interfaces and
+unions, nested lists, coercion errors, exceptions returned as values, awaitable list items, lists
+that are not Python lists, sync and async resolvers that raise."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from enum import Enum
+from typing import Annotated, Any
+
+import pytest
+import strawberry
+from graphql import GraphQLError
+
+from schema.compiled import CompiledExecutor, plan_cache
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+@strawberry.type
+class Robot(Named):
+    model: str | None
+
+
+Thing = Annotated[Person | Robot, strawberry.union("Thing")]
+
+
+async def later(value: Any) -> Any:
+    await asyncio.sleep(0)
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def grid(self) -> list[list[int | None]]:
+        return [[1, None], [2**40, 3]]
+
+    @strawberry.field
+    def strict_grid(self) -> list[list[int]] | None:
+        return [[1, 2], [3, None]]  # type: ignore[list-item]
+
+    @strawberry.field
+    async def named(self) -> list[Named]:
+        return [Person(name="Ada", age=36), Robot(name="R2", model=None)]
+
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        return [Robot(name="K9", model="dog"), None, Person(name="Bo", age=3)]
+
+    @strawberry.field
+    def color(self, bad: bool = False) -> Color:
+        return "green" if bad else Color.BLUE  # type: ignore[return-value]
+
+    @strawberry.field
+    def colors(self) -> list[Color | None]:
+        return [Color.RED, "teal", None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def failing(self) -> str | None:
+        raise ValueError("boom")
+
+    @strawberry.field
+    async def failing_later(self) -> str:
+        raise GraphQLError("later", extensions={"code": "LATER"})
+
+    @strawberry.field
+    def returned_error(self) -> str | None:
+        return ValueError("returned")  # type: ignore[return-value]
+
+    @strawberry.field
+    def awaitable_items(self) -> list[int | None]:
+        return [later(1), later(None), later(ValueError("item")), 4]  # type: ignore[list-item]
+
+    @strawberry.field
+    def strict_awaitable_items(self) -> list[int] | None:
+        return [later(1), later(ValueError("strict item"))]  # type: ignore[list-item]
+
+    @strawberry.field
+    def generated(self) -> list[int]:
+        def numbers() -> Iterator[int]:
+            yield from range(3)
+
+        return numbers()  # type: ignore[return-value]
+
+    @strawberry.field
+    def not_a_list(self) -> list[int] | None:
+        return 7  # type: ignore[return-value]
+
+    @strawberry.field
+    def scores(self) -> list[float | None]:
+        return [1, 2.5, float("nan"), "3.5"]  # type: ignore[list-item]
+
+    @strawberry.field
+    def person(self, age: int) -> Person | None:
+        return None if age < 0 else Person(name="Cy", age=age)
+
+    @strawberry.field
+    def wrong_person(self) -> Person | None:
+        return Robot(name="R3", model="x")  # type: ignore[return-value]
+
+    @strawberry.field
+    def wrong_named(self) -> list[Named | None]:
+        return [Person(name="Ed", age=1), Color.RED]  # type: ignore[list-item]
+
+    @strawberry.field
+    def strict_person(self) -> Person:
+        return Person(name="Di", age=None)  # type: ignore[arg-type]
+
+
+QUERIES = [
+    "{ grid }",
+    "{ strictGrid }",
+    "{ named { __typename name ... on Person { age } ... on Robot { model } } }",
+    "{ things { __typename ... on Person { name age } ... on Robot { name model } } }",
+    "{ color good: color(bad: false) bad: color(bad: true) }",
+    "{ colors }",
+    "{ failing failingLater }",
+    "{ failing returnedError }",
+    "{ awaitableItems strictAwaitableItems }",
+    "{ generated notAList }",
+    "{ scores }",
+    "query ($a: Int!) { person(age: $a) { name age } p2: person(age: 3) { __typename age } }",
+    "{ strictPerson { name age } }",
+    "{ wrongPerson { name } wrongNamed { name } }",
+    "{ a: strictPerson { name } b: named { name } c: grid }",
+]
+
+
+@pytest.fixture(scope="module")
+def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    compiled = strawberry.Schema(
+        query=Query, types=[Person, Robot], execution_context_class=CompiledExecutor
+    )
+    return compiled, strawberry.Schema(query=Query, types=[Person, Robot])
+
+
+def formatted(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        out["errors"] = [error.formatted for error in result.errors]
+    return out
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_edge_completions_give_graphql_cores_results(
+    schemas: tuple[strawberry.Schema, strawberry.Schema], query: str
+) -> None:
+    compiled, reference = schemas
+    variables = {"a": -1}
+    expected = formatted(await reference.execute(query, variables))
+    assert formatted(await compiled.execute(query, variables)) == expected
+    assert plan_cache(compiled._schema).fallbacks == 0
