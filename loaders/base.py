@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from abc import abstractmethod
+from asyncio import Future
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +75,17 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         super().__init__()
         self.env = env
         self._related: list[tuple[Loader[Any, Any], Any, Any]] = []
+
+    def load(self, key: K) -> Future[V]:
+        """The value of `key`, through a future of this caller's own while it is pending.
+
+        The loader caches one future per key and hands it to every field that asks; graphql-core
+        cancels a failed field's siblings, and cancelling the shared future would cancel the
+        same value for every other field awaiting it (a CancelledError out of the request).
+        A done future cannot be cancelled by its awaiter, so only pending ones are shielded.
+        """
+        future = super().load(key)
+        return future if future.done() else asyncio.shield(future)
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         with loader_batch(type(self).__name__, len(keys)):
