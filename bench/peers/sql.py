@@ -5,6 +5,7 @@ PostGraphile exposes a function `stocks_<name>(s stocks)` as a field `<name>` of
 arithmetic: the rolling 24 h sentiment over the last 24 hourly buckets (`Stock.sentiment`),
 the last N hourly buckets with empty ones as zero points (`Stock.sentimentHistory`), and the
 VADER label of a mention (`Mention.label`). They are created for a run and dropped after it.
+Mentions are read through a view (`peer_mentions`), as PostGraphile 4 skips partitioned tables.
 """
 
 from __future__ import annotations
@@ -54,13 +55,22 @@ CREATE: tuple[str, ...] = (
         ORDER BY h.start
         $$""",
     "COMMENT ON FUNCTION stocks_sentiment_history(stocks, int) IS E'@simpleCollections only'",
-    f"""CREATE FUNCTION mentions_label(m mentions) RETURNS text LANGUAGE sql STABLE AS $$
+    # PostGraphile 4 does not introspect a partitioned table (only its partitions), so the peer
+    # reads mentions through a view of them that smart comments make the `Mention` type, with
+    # `Stock.mentions` and `Mention.stock` as the foreign key would have given them.
+    "CREATE VIEW peer_mentions AS SELECT * FROM mentions",
+    """COMMENT ON VIEW peer_mentions IS E'@name mentions\\n@primaryKey id\\n"""
+    """@foreignKey (stock_id) references stocks (id)|@fieldName stock"""
+    """|@foreignFieldName mentions'""",
+    f"""CREATE FUNCTION peer_mentions_label(m peer_mentions) RETURNS text LANGUAGE sql STABLE AS $$
         SELECT {_LABEL.format(x="m.compound")}
         $$""",
 )
 
 DROP: tuple[str, ...] = (
-    "DROP FUNCTION IF EXISTS mentions_label(mentions)",
+    "DROP FUNCTION IF EXISTS peer_mentions_label(peer_mentions)",
+    "DROP VIEW IF EXISTS peer_mentions",
+    "DROP FUNCTION IF EXISTS mentions_label(mentions)",  # what runs before the view left
     "DROP FUNCTION IF EXISTS stocks_sentiment_history(stocks, int)",
     "DROP FUNCTION IF EXISTS stocks_sentiment(stocks)",
     "DROP TYPE IF EXISTS peer_sentiment_point",
