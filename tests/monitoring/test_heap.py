@@ -108,11 +108,8 @@ async def busy(until: asyncio.Event) -> None:
         await asyncio.sleep(0)
 
 
-async def test_the_upkeep_never_collects_fully_while_the_worker_is_busy(
-    db: Database, settings: Settings
-) -> None:
-    monitor = upkeep_monitor(settings, db, growth_pct=0.0)
-    grown = grow()  # memory asks for a full pass
+async def upkeep_while_busy(monitor: Monitor) -> list[int]:
+    """Run one upkeep pass while a task keeps the worker busy; the generations it collected."""
     done = asyncio.Event()
     worker = asyncio.create_task(busy(done))
     try:
@@ -121,6 +118,15 @@ async def test_the_upkeep_never_collects_fully_while_the_worker_is_busy(
     finally:
         done.set()
         await worker
+    return generations
+
+
+async def test_the_upkeep_never_collects_fully_while_the_worker_is_busy(
+    db: Database, settings: Settings
+) -> None:
+    monitor = upkeep_monitor(settings, db, growth_pct=0.0)
+    grown = grow()  # memory asks for a full pass
+    generations = await upkeep_while_busy(monitor)
     assert len(grown) == GROWN
     assert 2 not in generations  # no pause proportional to the heap while anything is served
 
@@ -130,14 +136,7 @@ async def test_a_busy_worker_whose_memory_grew_past_the_forced_limit_collects_fu
 ) -> None:
     monitor = upkeep_monitor(settings, db, growth_pct=0.0, forced_pct=0.001)
     grown = grow()
-    done = asyncio.Event()
-    worker = asyncio.create_task(busy(done))
-    try:
-        with Generations() as generations:
-            await monitor.upkeep()
-    finally:
-        done.set()
-        await worker
+    generations = await upkeep_while_busy(monitor)
     assert len(grown) == GROWN
     assert 2 in generations  # bounded memory comes before short pauses
 
