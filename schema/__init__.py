@@ -18,6 +18,7 @@ from schema.errors import MaskInternalErrors, process_errors
 from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.release import ReleaseLoaders
 from schema.subscription import Subscription
 from schema.timing import instrument
 from schema.tracing import Tracing
@@ -38,6 +39,7 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     limits = StaticLimits.from_settings(settings)
     extensions: list[Any] = [
+        ReleaseLoaders,  # first, so its end runs after every other extension's
         MaskInternalErrors,
         CachePolicy,
         lambda: DocumentLimits(limits),  # parses too (cached), in place of ParserCache
@@ -45,7 +47,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: CostBudget(settings),
     ]
     if settings.trace_enabled:
-        extensions.insert(1, lambda: Tracing(settings=settings))
+        extensions.insert(2, lambda: Tracing(settings=settings))
     if settings.is_production:
         extensions.append(DisableIntrospection)
     schema = Schema(
