@@ -18,8 +18,16 @@ class ReleaseLoaders(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         execution = self.execution_context
-        if execution.operation_type is OperationType.SUBSCRIPTION:
+        if self._subscription():
             return
         context = execution.context
         if isinstance(context, Context):
             context.loaders.release()
+
+    def _subscription(self) -> bool:
+        if self.execution_context.graphql_document is None:
+            return False  # refused before it parsed: nothing was loaded
+        try:
+            return self.execution_context.operation_type is OperationType.SUBSCRIPTION
+        except RuntimeError:  # no operation of that name: nothing was executed
+            return False
