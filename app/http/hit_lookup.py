@@ -58,14 +58,13 @@ class HitLookup:
         ):
             self._script = backend.client.register_script(HIT_AND_TAKE)
 
-    @property
-    def charges(self) -> bool:
-        """True when a hit is charged by the look-up itself."""
-        return self._script is not None
-
-    async def lookup(self, key: str, tag: str, client: str, rate: Rate, cost: int) -> Lookup:
+    async def lookup(
+        self, key: str, tag: str, client: str, rate: Rate, cost: int, charge: bool = True
+    ) -> Lookup:
+        """The entry, if current; charged `cost` when it is and `charge` and one script can
+        (else `decision` is None and the caller charges the hit itself)."""
         cache = self.cache
-        if self._script is None or not isinstance(self.buckets, RedisBuckets):
+        if not charge or self._script is None or not isinstance(self.buckets, RedisBuckets):
             raw, generation = await cache.backend.get_current(key, cache.generation_key(""), tag)
             return Lookup(raw, generation, None)
         bucket = self.buckets.prefix + client

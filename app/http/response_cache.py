@@ -78,6 +78,7 @@ class ResponseCache:
         self.settings = settings
         self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
         self.apq_prefix = f"{settings.cache_namespace}:apq:"
+        self.rate = tier_rate(settings, "anonymous")  # what a hit is charged against
         self._hits: HitLookup | None = None
         # Misses executing now (or stored a moment ago), by entry key; done once answered.
         self._inflight: dict[str, asyncio.Future[None]] = {}
@@ -212,13 +213,10 @@ class ResponseCache:
         """The entry, if current; on a single Redis a fresh one is charged in the same round
         trip (app/http/hit_lookup.py), except for a revalidation (a 304 is not charged)."""
         hits = self._hit_lookup(cache, _resources(scope, "buckets"))
-        if "if-none-match" in headers or not hits.charges:
-            raw, generation = await cache.backend.get_current(
-                key, cache.generation_key(""), RESPONSES_TAG
-            )
-            return Lookup(raw, generation, None)
-        rate = tier_rate(self.settings, "anonymous")
-        return await hits.lookup(key, RESPONSES_TAG, _client(scope), rate, HIT_COST)
+        revalidation = "if-none-match" in headers
+        return await hits.lookup(
+            key, RESPONSES_TAG, _client(scope), self.rate, HIT_COST, charge=not revalidation
+        )
 
     def _hit_lookup(self, cache: Cache, buckets: Buckets | None) -> HitLookup:
         """One HitLookup per cache and buckets (the app's resources, built at start-up)."""
@@ -259,8 +257,7 @@ class ResponseCache:
         if found.decision is None:
             tail, retry = await self._charge_hit(scope, requested)
         else:
-            rate = tier_rate(self.settings, "anonymous")
-            tail, retry = self._hit_tail(requested, rate, found.decision)
+            tail, retry = self._hit_tail(requested, self.rate, found.decision)
         if retry is not None:
             throttled = [(b"retry-after", str(retry).encode())]
             await send_bytes(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
@@ -361,9 +358,8 @@ class ResponseCache:
         buckets = _resources(scope, "buckets")
         if buckets is None:
             return b"}", None
-        rate = tier_rate(self.settings, "anonymous")
-        decision = await buckets.take(_client(scope), HIT_COST, rate)
-        return self._hit_tail(requested, rate, decision)
+        decision = await buckets.take(_client(scope), HIT_COST, self.rate)
+        return self._hit_tail(requested, self.rate, decision)
 
     def _hit_tail(self, requested: int, rate: Rate, decision: Decision) -> tuple[bytes, int | None]:
         if not decision.allowed:
