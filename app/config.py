@@ -468,6 +468,15 @@ class Settings(BaseSettings):
         return self
 
     # --- limits, cost and budgets ---
+    api_key_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description=(
+            "Seconds an API key found active is trusted without reading the database again: a "
+            "revoked key is refused everywhere within this time (0: read on every request)"
+        ),
+    )
     limits_max_depth: int = Field(
         default=10,
         ge=1,
@@ -715,7 +724,18 @@ class Settings(BaseSettings):
     )
     db_pool_pre_ping: bool = Field(
         default=True,
-        description="Check a pooled connection before use, so the pool heals after a restart",
+        description=(
+            "Check a pooled connection before use, so the pool heals after a restart "
+            "(PostgreSQL: free unless it sat idle DB_POOL_PING_IDLE_S)"
+        ),
+    )
+    db_pool_ping_idle_s: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Seconds a pooled PostgreSQL connection may sit idle before its checkout pings the "
+            "server; one in steady use is checked for a close the server announced only"
+        ),
     )
 
     # --- redis cluster ---

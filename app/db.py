@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -65,15 +66,13 @@ def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
     if settings.database_url == default_database_url():
         default_sqlite_path().parent.mkdir(parents=True, exist_ok=True)
-    # A pre-ping notices a connection the server dropped (a restart) before a request uses it,
-    # so the pool heals by itself instead of failing one request per dead connection.
     # hide_parameters: SQLAlchemy's error messages otherwise carry every bound value (a whole
     # ingest batch of client text) into logs and tracebacks.
-    kwargs: dict[str, Any] = {
-        "pool_pre_ping": settings.db_pool_pre_ping,
-        "hide_parameters": True,
-    }
-    if url.get_backend_name() == "postgresql":
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    postgresql = url.get_backend_name() == "postgresql"
+    if not postgresql:
+        kwargs["pool_pre_ping"] = settings.db_pool_pre_ping
+    if postgresql:
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
@@ -94,6 +93,8 @@ def create_database(settings: Settings) -> Database:
     else:
         kwargs.update(connect_args={"timeout": settings.db_pool_timeout_s})
     engine = create_async_engine(url, **kwargs)
+    if postgresql and settings.db_pool_pre_ping:
+        _check_on_checkout(engine, settings.db_pool_ping_idle_s)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, settings)
     reader = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -110,6 +111,36 @@ def _ssl_args(url: URL) -> dict[str, Any]:
     if SSL_PARAMETERS & set(url.query) or url.host not in LOOPBACK_HOSTS:
         return {}
     return {"ssl": False}
+
+
+def _check_on_checkout(engine: AsyncEngine, ping_idle_s: float) -> None:
+    """Hand out no connection the server dropped, at no round trip for one in steady use.
+
+    SQLAlchemy's own pre-ping costs three round trips per checkout on asyncpg (BEGIN, the ping,
+    ROLLBACK: its ping opens a transaction for pgbouncer), and a request checks a connection out
+    once per loader batch. A restarting server closes its connections, which asyncpg notices
+    without asking (`is_closed()`); only a connection idle for `ping_idle_s` (which a firewall
+    or a server's idle timeout may have cut silently) is pinged. A dropped connection is
+    discarded and the pool checks out another (`DisconnectionError`), so the pool heals by itself.
+    """
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_conn._connection.is_closed():
+            raise exc.DisconnectionError("the server closed this pooled connection")
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < ping_idle_s:
+            return
+        try:
+            dbapi_conn.ping()
+        except Exception as error:  # any failure of the ping: another connection is asked for
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:

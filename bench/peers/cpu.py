@@ -30,7 +30,7 @@ from bench.peers.operations import OPERATIONS, operation
 from bench.sqlcount import in_process
 
 
-async def measure(requests: int, concurrency: int) -> None:
+async def measure(requests: int, concurrency: int, only: str | None = None) -> None:
     settings = Settings(
         database_url=BenchConfig.from_env().database_url, redis_url=None, log_level="error",
         app_env="production", cache_enabled=False, cache_response_enabled=False,
@@ -43,7 +43,7 @@ async def measure(requests: int, concurrency: int) -> None:
 
     event.listen(Pool, "connect", on_connect)
     async with in_process(create_app(bench_settings(settings))) as client:
-        for name in OPERATIONS:
+        for name in [only] if only else OPERATIONS:
             count = requests // 4 if name == "MentionFeed" else requests
             before = opened[0]
             cpu_ms, wall_ms = await per_request(client, name, count, concurrency)
@@ -74,8 +74,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=64, help="per operation (MentionFeed: /4)")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only", choices=OPERATIONS, help="one operation instead of each")
     args = parser.parse_args()
-    uvloop.run(measure(args.requests, args.concurrency))
+    uvloop.run(measure(args.requests, args.concurrency, args.only))
     return 0
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 
-from app.db import Database, _ssl_args
+from app.config import Settings
+from app.db import Database, _ssl_args, create_database
 
 
 def test_a_loopback_server_is_reached_without_ssl_unless_the_url_asks() -> None:
@@ -55,3 +57,71 @@ async def test_a_burst_of_reads_within_the_pool_size_reconnects_nothing_the_seco
         event.remove(Pool, "connect", on_connect)
     assert opened == 24
     assert len(connects) == opened
+
+
+async def _sent_on_checkout(db: Database) -> list[str]:
+    """What a checkout of the pooled connection just used sends to the server before the read."""
+    async with db.read() as conn:
+        asyncpg_conn: Any = (await conn.get_raw_connection()).driver_connection
+        await conn.execute(text("SELECT 1"))
+    sent: list[str] = []
+
+    def log(record: Any) -> None:
+        sent.append(record.query)
+
+    asyncpg_conn.add_query_logger(log)
+    try:
+        async with db.read() as conn:
+            assert id((await conn.get_raw_connection()).driver_connection) == id(asyncpg_conn)
+            sent.append("-- read")
+            await conn.execute(text("SELECT 1"))
+    finally:
+        asyncpg_conn.remove_query_logger(log)
+    return sent
+
+
+async def test_a_connection_in_steady_use_is_checked_out_without_a_round_trip(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the pool check is PostgreSQL's")
+    db = create_database(settings)
+    try:
+        sent = await _sent_on_checkout(db)
+    finally:
+        await db.dispose()
+    assert sent[0] == "-- read", sent  # no BEGIN, ping or ROLLBACK before the read
+
+
+async def test_a_connection_idle_past_the_limit_is_pinged_first(settings: Settings) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the pool check is PostgreSQL's")
+    db = create_database(settings.model_copy(update={"db_pool_ping_idle_s": 0.0}))
+    try:
+        sent = await _sent_on_checkout(db)
+    finally:
+        await db.dispose()
+    assert sent.index("-- read") > 0 and ";" in sent[: sent.index("-- read")], sent
+
+
+async def test_a_connection_the_server_closed_is_replaced_before_a_read_uses_it(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the pool check is PostgreSQL's")
+    db = create_database(settings.model_copy(update={"db_pool_size": 1}))
+    try:
+        async with db.read() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # Another connection than the pool's only one ends it, as a server restart would.
+        killer = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await asyncio.sleep(0.2)  # asyncpg learns of the close when the loop reads the socket
+        async with db.read() as conn:
+            again = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    finally:
+        await db.dispose()
+    assert again != pid
