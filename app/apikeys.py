@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.db import Database
 from app.models import ApiKey
@@ -43,7 +46,7 @@ def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _record(row: ApiKey) -> KeyRecord:
+def _record(row: ApiKey | Any) -> KeyRecord:
     return KeyRecord(
         id=row.id,
         name=row.name,
@@ -101,14 +104,58 @@ async def revoke_key(db: Database, key_id: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+# Built once: a request's look-up is one statement on a pooled connection, no ORM, no transaction.
+_BY_HASH = select(
+    ApiKey.id,
+    ApiKey.name,
+    ApiKey.prefix,
+    ApiKey.scopes,
+    ApiKey.tier,
+    ApiKey.created_at,
+    ApiKey.revoked_at,
+).where(ApiKey.key_hash == bindparam("key_hash"))
+
+
 async def authenticate(db: Database, token: str) -> KeyRecord | None:
     """The active key for `token`, or None for an unknown or revoked one."""
     if not token.startswith(KEY_PREFIX) or len(token) > 100:
         return None
-    async with db.sessionmaker() as session:
-        row = (
-            await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
-        ).scalar_one_or_none()
+    async with db.read() as conn:
+        row = (await conn.execute(_BY_HASH, {"key_hash": hash_key(token)})).one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     return _record(row)
+
+
+class KeyCache:
+    """Active keys authenticated in the last `ttl_s` seconds, by hash, at most `size` of them.
+
+    A partner sends its key with every request; reading it from the database each time costs a
+    round trip per request. A key found active is trusted for `ttl_s` (API_KEY_CACHE_S), so a
+    revocation reaches every worker of every instance within that time; unknown and revoked
+    keys are never remembered (each attempt reads the database, as before). `ttl_s` 0 reads on
+    every request.
+    """
+
+    def __init__(self, ttl_s: float, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, KeyRecord]] = OrderedDict()
+
+    async def authenticate(self, db: Database, token: str) -> KeyRecord | None:
+        if self.ttl_s <= 0 or not token.startswith(KEY_PREFIX) or len(token) > 100:
+            return await authenticate(db, token)
+        digest = hash_key(token)
+        now = time.monotonic()
+        entry = self._entries.get(digest)
+        if entry is not None and now - entry[0] < self.ttl_s:
+            return entry[1]
+        record = await authenticate(db, token)
+        if record is None:
+            self._entries.pop(digest, None)
+            return None
+        self._entries[digest] = (now, record)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return record

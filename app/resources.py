@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.apikeys import KeyCache
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
@@ -40,6 +41,7 @@ class Resources:
     # The read replicas (DATABASE_REPLICA_URLS) and their health; None reads the primary only.
     replicas: ReplicaSet | None = None
     relay: Relay | None = None  # reads the outbox and delivers its events to local subscribers
+    keys: KeyCache = field(default_factory=lambda: KeyCache(0.0))  # API keys recently found active
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -54,6 +56,7 @@ class Resources:
             broker=create_broker(settings.redis_url, settings.realtime_channel_prefix, redis),
             monitor=monitor,
             redis=redis,
+            keys=KeyCache(settings.api_key_cache_s),
         )
         if settings.database_replica_urls:
             resources.replicas = ReplicaSet.open(settings, db)

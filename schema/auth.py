@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import strawberry
 from starlette.requests import HTTPConnection
 
-from app.apikeys import KeyRecord, authenticate
+from app.apikeys import KeyRecord
 from app.ratelimit import anonymous_client
 from app.resources import Resources
 from schema.errors import ApiError, Forbidden, retry_later
@@ -56,7 +56,7 @@ async def identify(
         address = connection.client.host if connection.client else "unknown"
         return Principal.anonymous(address)
     try:
-        key = await authenticate(resources.db, token)
+        key = await resources.keys.authenticate(resources.db, token)
     except Exception as exc:
         fault = retry_later(exc)
         if fault is None:

@@ -13,11 +13,17 @@ import pytest
 from app.apikeys import authenticate, hash_key
 from app.cli import main
 from app.cli.errors import ExitCode
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import Database
 from tests.conftest import graphql
 
 KEY = re.compile(r"^key: (ic_\S+)$", re.MULTILINE)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A key found active is trusted for API_KEY_CACHE_S: short here, so the revocation shows.
+    return settings.model_copy(update={"api_key_cache_s": 0.5})
 
 
 @pytest.fixture
@@ -87,6 +93,7 @@ async def test_a_revoked_key_is_refused_with_401(
 
     code, out, _ = await cli(capsys, "apikey", "revoke", key_id.group(1))
     assert (code, out.strip()) == (0, f"revoked key {key_id.group(1)}")
+    await asyncio.sleep(0.5)  # API_KEY_CACHE_S of this module's settings
     response = await client.post(
         "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
     )
