@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
-from sqlalchemy import event, exc, text
-from sqlalchemy.engine import URL, make_url
+import asyncpg
+from sqlalchemy import ClauseElement, Executable, event, exc, text
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,12 +27,91 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; the message is one line, fit for an operator."""
 
 
+class LeanRecord(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no types
+    """asyncpg's row with attribute access (`row.id`), as SQLAlchemy's Row has it."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class ReadWatcher(Protocol):
+    """Sees each statement of the lean read path (`Database.fetch`), as engine events see the
+    statements SQLAlchemy runs: the SQL monitor (timings, slow log, spans) is one."""
+
+    def read_started(
+        self, db: Database, connection: Any, statement: str, parameters: Sequence[Any]
+    ) -> Any: ...
+
+    def read_ended(self, started: Any, statement: str, parameters: Sequence[Any]) -> None: ...
+
+    def read_failed(self, started: Any) -> None: ...
+
+
+# Watchers of every lean read of the process, as SQLAlchemy's Engine-class events see every
+# statement: the statement counters of tests and benchmarks watch both (`watch_statements`).
+READ_WATCHERS: list[ReadWatcher] = []
+
+StatementSeen = Callable[[Engine, str, Any], None]
+
+
+class _Seen:
+    def __init__(self, record: StatementSeen) -> None:
+        self.record = record
+
+    def before(self, conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        self.record(conn.engine, statement, parameters)
+
+    def read_started(
+        self, db: Database, _connection: Any, statement: str, parameters: Sequence[Any]
+    ) -> None:
+        self.record(db.engine.sync_engine, statement, parameters)
+
+    def read_ended(self, _started: Any, _statement: str, _parameters: Sequence[Any]) -> None:
+        pass
+
+    def read_failed(self, _started: Any) -> None:
+        pass
+
+
+@contextmanager
+def watch_statements(record: StatementSeen) -> Iterator[None]:
+    """Call `record(engine, statement, parameters)` before every statement any engine of the
+    process runs, through SQLAlchemy or the lean read path: what tests and benchmarks count."""
+    seen = _Seen(record)
+    event.listen(Engine, "before_cursor_execute", seen.before)
+    READ_WATCHERS.append(seen)
+    try:
+        yield
+    finally:
+        READ_WATCHERS.remove(seen)
+        event.remove(Engine, "before_cursor_execute", seen.before)
+
+
+@dataclass(frozen=True, slots=True)
+class LeanStatement:
+    """A read statement compiled once for asyncpg: its text and its parameters' order."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The driver's positional parameters (a tuple, as SQLAlchemy hands them to events)."""
+        return tuple(params[n] if n in params else self.defaults[n] for n in self.names)
+
+
 @dataclass(frozen=True, slots=True)
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     # The same pool, in autocommit: a read of one statement needs no BEGIN/ROLLBACK round trips.
     reader: AsyncEngine
+    watchers: list[ReadWatcher] = field(default_factory=list)
+    # Statements of `fetch` compiled for the driver, by statement (module-level constants).
+    _lean: dict[Executable, LeanStatement] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -38,6 +120,41 @@ class Database:
     def read(self) -> AsyncConnection:
         """A pooled connection for one read-only statement (SQLAlchemy Core), no transaction."""
         return self.reader.connect()
+
+    async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
+        """The rows of one read statement built once (a module-level constant with named
+        parameters), each with attribute access to its columns.
+
+        On PostgreSQL the statement is compiled once and run on asyncpg directly, on a pooled
+        connection without a transaction: SQLAlchemy's execution layer (execution context,
+        result metadata, type processing) costs about three times the driver's own work per
+        statement, and a request runs one per loader batch. Values go to the driver as given
+        (lists for arrays, aware datetimes), and come back as the driver makes them. Elsewhere
+        (SQLite) the statement runs through SQLAlchemy.
+        """
+        if self.dialect != "postgresql":
+            async with self.read() as conn:
+                return (await conn.execute(statement, dict(params))).all()
+        lean = self._lean.get(statement)
+        if lean is None:
+            lean = self._lean[statement] = _compile_lean(statement, self.engine)
+        arguments = lean.arguments(params)
+        raw = await self.reader.raw_connection()
+        driver: Any = raw.driver_connection
+        watchers = (*READ_WATCHERS, *self.watchers) if READ_WATCHERS else self.watchers
+        started = [w.read_started(self, driver, lean.sql, arguments) for w in watchers]
+        try:
+            rows: list[Any] = await driver.fetch(lean.sql, *arguments, record_class=LeanRecord)
+        except BaseException:
+            for watcher, token in zip(watchers, started, strict=True):
+                watcher.read_failed(token)
+            # A failed or cancelled statement may leave the connection mid-exchange.
+            raw.invalidate()
+            raise
+        raw.close()
+        for watcher, token in zip(watchers, started, strict=True):
+            watcher.read_ended(token, lean.sql, arguments)
+        return rows
 
     async def ping(self, timeout_s: float = 2.0) -> None:
         async def _ping() -> None:
@@ -48,6 +165,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _compile_lean(statement: Executable, engine: AsyncEngine) -> LeanStatement:
+    compiled = cast(ClauseElement, statement).compile(dialect=engine.dialect)
+    if not getattr(compiled, "positional", False):
+        raise ValueError(f"{engine.dialect.name} does not take positional parameters")
+    names = tuple(getattr(compiled, "positiontup", None) or ())  # SQLCompiler's
+    if "POSTCOMPILE" in compiled.string:
+        raise ValueError("a lean read takes arrays (= ANY), not expanding IN parameters")
+    return LeanStatement(compiled.string, names, dict(compiled.params))
 
 
 def statement_timeout_ms(settings: Settings) -> int:

@@ -23,11 +23,10 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
-from app.db import create_database
+from app.db import create_database, watch_statements
 from app.main import create_app
 from app.resources import Resources
 from bench.config import bench_settings, read_operations
@@ -54,14 +53,11 @@ class Target:
 def captured() -> Iterator[list[tuple[Engine, str, Any]]]:
     log: list[tuple[Engine, str, Any]] = []
 
-    def record(conn: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        log.append((conn.engine, statement, parameters))
+    def record(engine: Engine, statement: str, parameters: Any) -> None:
+        log.append((engine, statement, parameters))
 
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with watch_statements(record):
         yield log
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def requests(operations: dict[str, str], stocks: int, per_op: int) -> list[Request]:

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from app.config import Settings
+from app.db import watch_statements
 from app.main import create_app as create_real_app
 from bench.config import bench_settings
 from bench.naive.app import create_app as create_naive_app
@@ -36,11 +35,8 @@ class StatementCounter:
 @contextmanager
 def counting() -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    event.listen(Engine, "before_cursor_execute", counter._record)
-    try:
+    with watch_statements(counter._record):
         yield counter
-    finally:
-        event.remove(Engine, "before_cursor_execute", counter._record)
 
 
 @asynccontextmanager

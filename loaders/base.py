@@ -132,17 +132,16 @@ def hour_part(now: datetime) -> str:
     return str(int(floor_hour(now).timestamp()) // 3600)
 
 
-def in_keys(
+def any_key(
     column: ColumnElement[Any] | QueryableAttribute[Any],
-    values: Sequence[Any],
     item_type: TypeEngine[Any],
     dialect: str,
 ) -> ColumnElement[bool]:
-    """`column IN values` with one statement text whatever the number of values.
-
-    On PostgreSQL this is `= ANY(:array)`, so asyncpg prepares the statement once; SQLite gets
-    an expanding IN.
+    """`column` among the values of the parameter `keys`, with one statement text for any number
+    of them: `= ANY(:keys)` with an array on PostgreSQL (prepared once by the driver), an
+    expanding IN on SQLite. Statements built with it are module-level, one per dialect, and run
+    with `Database.fetch(statement, {"keys": [...]})`.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
-    return column.in_(list(values))
+        return column == any_(bindparam("keys", type_=ARRAY(item_type)))
+    return column.in_(bindparam("keys", expanding=True))

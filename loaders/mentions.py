@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import BigInteger, Float, Integer, String, TextualSelect, select, text
+from sqlalchemy import BigInteger, Executable, Float, Integer, String, TextualSelect, select, text
 from sqlalchemy.types import TypeEngine
 
 from app.cache import Codec, stock_tag
 from app.models import MENTION_READ_COLUMNS, Mention, UTCDateTime
-from loaders.base import Loader, LoaderEnv, digest, in_keys
+from loaders.base import Loader, LoaderEnv, any_key, digest
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import MentionPage, MentionRow
 
@@ -45,6 +46,11 @@ def mention_row(r: Any) -> MentionRow:
     )
 
 
+@cache
+def _by_id(dialect: str) -> Executable:
+    return select(*MENTION_READ_COLUMNS).where(any_key(Mention.id, BigInteger(), dialect))
+
+
 class MentionByIdLoader(Loader[int, MentionRow | None]):
     """Mentions are never edited once stored: cached by TTL, with no generation tag."""
 
@@ -56,10 +62,9 @@ class MentionByIdLoader(Loader[int, MentionRow | None]):
         return f"id:{key}"
 
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
-        dialect = self.env.db.dialect
-        stmt = select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
-        async with self.env.db.read() as conn:
-            found = {r.id: mention_row(r) for r in await conn.execute(stmt)}
+        db = self.env.db
+        rows = await db.fetch(_by_id(db.dialect), {"keys": list(keys)})
+        found = {r.id: mention_row(r) for r in rows}
         return [found.get(k) for k in keys]
 
 
@@ -177,9 +182,8 @@ class MentionPageLoader(Loader[MentionPageKey, MentionPage]):
     async def load_batch(self, keys: Sequence[MentionPageKey]) -> list[MentionPage]:
         stmt, params = _statement(keys, self.env.db.dialect)
         grouped: list[list[MentionRow]] = [[] for _ in keys]
-        async with self.env.db.read() as conn:
-            for r in await conn.execute(stmt, params):
-                grouped[r.ord - 1].append(mention_row(r))
+        for r in await self.env.db.fetch(stmt, params):
+            grouped[r.ord - 1].append(mention_row(r))
         pages = []
         for key, rows in zip(keys, grouped, strict=True):
             page = rows[: key.first]

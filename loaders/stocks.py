@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import Integer, String, Subquery, func, literal, or_, select, union_all
+from sqlalchemy import Executable, Integer, String, Subquery, func, literal, or_, select, union_all
 
 from app.cache import Codec
 from app.models import Stock
-from loaders.base import Loader, LoaderEnv, digest, in_keys
+from loaders.base import Loader, LoaderEnv, any_key, digest
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import StockPage, StockRow
 
@@ -19,6 +20,16 @@ STOCK_COLUMNS = (Stock.id, Stock.symbol, Stock.name, Stock.exchange, Stock.secto
 
 def stock_row(row: Any) -> StockRow:
     return StockRow(row.id, row.symbol, row.name, row.exchange, row.sector, row.industry)
+
+
+@cache
+def _by_id(dialect: str) -> Executable:
+    return select(*STOCK_COLUMNS).where(any_key(Stock.id, Integer(), dialect))
+
+
+@cache
+def _by_symbol(dialect: str) -> Executable:
+    return select(*STOCK_COLUMNS).where(any_key(Stock.symbol, String(), dialect))
 
 
 # Stock rows change only when the universe is edited: cached by TTL, with no generation tag.
@@ -34,9 +45,9 @@ class StockByIdLoader(Loader[int, StockRow | None]):
         return f"id:{key}"
 
     async def load_batch(self, keys: Sequence[int]) -> list[StockRow | None]:
-        stmt = select(*STOCK_COLUMNS).where(in_keys(Stock.id, keys, Integer(), self.env.db.dialect))
-        async with self.env.db.read() as conn:
-            found = {r.id: stock_row(r) for r in await conn.execute(stmt)}
+        db = self.env.db
+        rows = await db.fetch(_by_id(db.dialect), {"keys": list(keys)})
+        found = {r.id: stock_row(r) for r in rows}
         return [found.get(k) for k in keys]
 
 
@@ -59,11 +70,9 @@ class StockBySymbolLoader(Loader[str, StockRow | None]):
             self.by_id.prime(value.id, value)
 
     async def load_batch(self, keys: Sequence[str]) -> list[StockRow | None]:
-        stmt = select(*STOCK_COLUMNS).where(
-            in_keys(Stock.symbol, keys, String(), self.env.db.dialect)
-        )
-        async with self.env.db.read() as conn:
-            found = {r.symbol: stock_row(r) for r in await conn.execute(stmt)}
+        db = self.env.db
+        rows = await db.fetch(_by_symbol(db.dialect), {"keys": list(keys)})
+        found = {r.symbol: stock_row(r) for r in rows}
         for row in found.values():
             self.by_id.prime(row.id, row)
         return [found.get(k) for k in keys]

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from app.db import watch_statements
 
 # What app/realtime/relay.py runs in the background of every app: reads and prunes of the outbox.
 BACKGROUND = re.compile(r"\s*(SELECT [^;]*?FROM live_events\b|DELETE FROM live_events\b)", re.S)
@@ -22,7 +23,7 @@ class StatementLog:
     def count(self) -> int:
         return len(self.statements)
 
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _record(self, _engine: Engine, statement: str, _parameters: Any) -> None:
         if BACKGROUND.match(statement):
             return  # the outbox relay's reads run on their own schedule, not the request's
         self.statements.append(statement)
@@ -31,8 +32,5 @@ class StatementLog:
 @contextmanager
 def count_statements() -> Iterator[StatementLog]:
     log = StatementLog()
-    event.listen(Engine, "before_cursor_execute", log._record)
-    try:
+    with watch_statements(log._record):
         yield log
-    finally:
-        event.remove(Engine, "before_cursor_execute", log._record)

@@ -55,6 +55,7 @@ class Monitor:
     def open(cls, settings: Settings, db: Database) -> Monitor:
         monitor = cls(settings, db)
         monitor.sql.attach(db.engine.sync_engine)
+        db.watchers.append(monitor.sql)
         if settings.trace_sql_plans and db.dialect == "postgresql":
             monitor.plans = PlanCapture(
                 db, settings.trace_sql_plans_kept, settings.trace_sql_large_table_rows
@@ -66,6 +67,7 @@ class Monitor:
         """Record the replicas' statements too, and take plans where `reader` says reads go."""
         for replica in replicas:
             self.sql.attach(replica.engine.sync_engine)
+            replica.watchers.append(self.sql)
             self._replicas.append(replica)
         if self.plans is not None:
             self.plans.reader = reader

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from app.monitoring import collector
 
 if TYPE_CHECKING:
+    from app.db import Database
     from app.monitoring.plans import PlanCapture
 
 log = logging.getLogger("insitechart.sql")
@@ -133,14 +134,33 @@ class SqlMonitor:
         event.remove(engine, "handle_error", self._error)
 
     def _before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        conn.info.setdefault(STARTS, []).append(self._started(conn.dialect.name, statement))
+
+    # The lean read path (app/db.py, Database.fetch) reports its statements here directly.
+
+    def read_started(
+        self, db: Database, _connection: Any, statement: str, _parameters: Sequence[Any]
+    ) -> tuple[int, Any]:
+        return self._started(db.dialect, statement)
+
+    def _started(self, dialect: str, statement: str) -> tuple[int, Any]:
         trace = collector.current()
         span = None
         if trace is not None and trace.tracer is not None:
             span = trace.tracer.start_span(
-                "sql",
-                attributes={"db.system": conn.dialect.name, "db.statement": fingerprint(statement)},
+                "sql", attributes={"db.system": dialect, "db.statement": fingerprint(statement)}
             )
-        conn.info.setdefault(STARTS, []).append((time.perf_counter_ns(), span))
+        return time.perf_counter_ns(), span
+
+    def read_ended(self, started: tuple[int, Any], statement: str, parameters: Any) -> None:
+        start, span = started
+        if span is not None:
+            span.end()
+        self.record(statement, time.perf_counter_ns() - start, parameters)
+
+    def read_failed(self, started: tuple[int, Any]) -> None:
+        if started[1] is not None:
+            started[1].end()
 
     def _after(
         self, conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool

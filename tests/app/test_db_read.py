@@ -4,11 +4,12 @@ and a pool that keeps the connections a burst opened."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import Float, String, bindparam, cast, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 
@@ -125,3 +126,65 @@ async def test_a_connection_the_server_closed_is_replaced_before_a_read_uses_it(
     finally:
         await db.dispose()
     assert again != pid
+
+
+TAG = select(cast(bindparam("tag"), String).label("tag"))
+SLEEP = select(
+    func.pg_sleep(bindparam("seconds", type_=Float)),
+    cast(bindparam("tag"), String).label("tag"),
+    func.pg_backend_pid().label("pid"),
+)
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def read_started(self, _db: Database, _conn: Any, sql: str, params: Sequence[Any]) -> str:
+        self.events.append(("started", sql))
+        return sql
+
+    def read_ended(self, started: str, _sql: str, params: Sequence[Any]) -> None:
+        self.events.append(("ended", started))
+
+    def read_failed(self, started: str) -> None:
+        self.events.append(("failed", started))
+
+
+async def test_a_lean_read_is_compiled_once_and_watched(settings: Settings) -> None:
+    db = create_database(settings)
+    seen = Seen()
+    db.watchers.append(seen)
+    try:
+        first = await db.fetch(TAG, {"tag": "a"})
+        second = await db.fetch(TAG, {"tag": "b"})
+    finally:
+        await db.dispose()
+    assert [r.tag for r in (*first, *second)] == ["a", "b"]  # attribute access on both paths
+    if db.dialect == "postgresql":
+        assert len(db._lean) == 1  # compiled once, run twice
+        assert [kind for kind, _ in seen.events] == ["started", "ended"] * 2
+        assert "$1" in seen.events[0][1]
+
+
+async def test_a_cancelled_lean_read_gives_its_connection_back_closed(settings: Settings) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the lean path is PostgreSQL's")
+    db = create_database(settings.model_copy(update={"db_pool_size": 1}))
+    seen = Seen()
+    db.watchers.append(seen)
+    try:
+        (before,) = await db.fetch(SLEEP, {"seconds": 0, "tag": "before"})
+        slow = asyncio.ensure_future(db.fetch(SLEEP, {"seconds": 5, "tag": "slow"}))
+        await asyncio.sleep(0.2)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        # The pool's only connection was mid-statement: it is replaced, not handed out busy.
+        again = await asyncio.wait_for(db.fetch(SLEEP, {"seconds": 0, "tag": "next"}), 3)
+    finally:
+        await db.dispose()
+    assert [r.tag for r in again] == ["next"]
+    assert again[0].pid != before.pid  # a new connection: the cancelled one was closed
+    kinds = [kind for kind, _ in seen.events]
+    assert kinds == ["started", "ended", "started", "failed", "started", "ended"]

@@ -14,11 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, watch_statements
 from app.main import create_app
 from app.monitoring.plans import plan_nodes
 from app.partitions import existing, maintain, period
@@ -44,15 +43,12 @@ def captured() -> Iterator[list[tuple[str, Any]]]:
     """Every statement (with its driver parameters) that reads mentions, as the app ran it."""
     log: list[tuple[str, Any]] = []
 
-    def record(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def record(_engine: Engine, statement: str, parameters: Any) -> None:
         if "mentions" in statement:
             log.append((statement, parameters))
 
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with watch_statements(record):
         yield log
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def scanned(db: Database, statement: str, parameters: Any) -> set[str]:

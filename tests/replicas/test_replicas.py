@@ -13,12 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app import migrate
 from app.config import Settings
-from app.db import Database, create_database
+from app.db import Database, create_database, watch_statements
 from app.ingest import MentionIn, ingest
 from app.main import create_app
 from app.resources import Resources
@@ -64,14 +64,11 @@ def ports() -> Iterator[list[int]]:
     """The server port of every statement run, in order."""
     seen: list[int] = []
 
-    def record(conn: Any, *_: Any) -> None:
-        seen.append(int(conn.engine.url.port))
+    def record(engine: Engine, *_: Any) -> None:
+        seen.append(int(engine.url.port or 0))
 
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with watch_statements(record):
         yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def settle(resources: Resources, healthy: bool) -> None:
