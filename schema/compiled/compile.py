@@ -14,6 +14,7 @@ from schema.compiled.plan import (
     ObjectPlan,
     ObjectSlot,
     basic_attribute,
+    direct_resolver,
     static_arguments,
 )
 
@@ -39,7 +40,9 @@ def object_plan(
             details=details,
             nodes=[d.node for d in details],
             return_type=definition.type,
-            resolve=definition.resolve or executor.field_resolver,
+            resolve=direct_resolver(executor.schema, definition)
+            or definition.resolve
+            or executor.field_resolver,
             attribute=basic_attribute(definition),
             args=static_arguments(executor, definition, details),
         )

@@ -27,6 +27,8 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 
+from schema.timing import TIMED, timed
+
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
 
@@ -90,6 +92,44 @@ def basic_attribute(definition: GraphQLField) -> str | None:
         return None
     name = strawberry_field.python_name
     return name if isinstance(name, str) else None
+
+
+def direct_resolver(schema: Any, definition: GraphQLField) -> Callable[..., Any] | None:
+    """A Strawberry resolver called as Strawberry calls it, without its per-call wrapping, for a
+    field with no arguments, no field extensions (permissions) and no exception handlers.
+
+    Strawberry's resolver for such a field still builds an argument list, a closure and a
+    reduction over no extensions per call, and awaits the resolver inside a coroutine of its
+    own; the direct call hands the resolver `self` (or `root`/`parent`) and an `Info` as
+    `get_arguments` does, and returns its value (a coroutine for an async resolver) as is.
+    The resolver timing (schema/timing.py) wraps it as it wrapped Strawberry's.
+    """
+    strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    if strawberry_field is None or strawberry_schema is None or definition.args:
+        return None
+    resolver = strawberry_field.base_resolver
+    if resolver is None or strawberry_field.extensions or strawberry_field.is_subscription:
+        return None
+    if resolver.arguments or strawberry_schema.schema_converter._exception_handler_specs:
+        return None
+    call = resolver.wrapped_func
+    with_self = resolver.self_parameter is not None
+    source_names = tuple(
+        p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None
+    )
+    info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+    info_class = strawberry_schema.config.info_class
+
+    def resolve(source: Any, info: Any) -> Any:
+        kwargs = dict.fromkeys(source_names, source)
+        if info_name is not None:
+            kwargs[info_name] = info_class(_raw_info=info, _field=strawberry_field)
+        return call(source, **kwargs) if with_self else call(**kwargs)
+
+    if getattr(definition.resolve, TIMED, False):
+        return timed(resolve)
+    return resolve
 
 
 def static_arguments(

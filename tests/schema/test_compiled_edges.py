@@ -14,6 +14,7 @@ import strawberry
 from graphql import GraphQLError
 
 from schema.compiled import CompiledExecutor, plan_cache
+from schema.compiled.plan import direct_resolver
 
 
 @strawberry.enum
@@ -45,6 +46,21 @@ async def later(value: Any) -> Any:
     if isinstance(value, Exception):
         raise value
     return value
+
+
+class Deny(strawberry.BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+def parent_kind(parent: strawberry.Parent[Any]) -> str:
+    return type(parent).__name__
+
+
+async def root_and_info(root: Any, info: strawberry.Info) -> str:
+    return f"{type(root).__name__}.{info.field_name}@{info.path.key}"
 
 
 @strawberry.type
@@ -124,6 +140,24 @@ class Query:
     def strict_person(self) -> Person:
         return Person(name="Di", age=None)  # type: ignore[arg-type]
 
+    # Resolver shapes called directly by the plan (schema/compiled/plan.py, direct_resolver),
+    # and two that keep Strawberry's wrapper (a permission, an argument).
+    @strawberry.field
+    async def with_info(self, info: strawberry.Info) -> str:
+        return f"{info.field_name}:{info.python_name}:{info.path.key}"
+
+    @strawberry.field
+    @staticmethod
+    def static() -> int:
+        return 5
+
+    kind: str = strawberry.field(resolver=parent_kind)
+    described: str = strawberry.field(resolver=root_and_info)
+
+    @strawberry.field(permission_classes=[Deny])  # type: ignore[untyped-decorator]
+    def denied(self) -> str | None:
+        return "secret"
+
 
 QUERIES = [
     "{ grid }",
@@ -141,6 +175,7 @@ QUERIES = [
     "{ strictPerson { name age } }",
     "{ wrongPerson { name } wrongNamed { name } }",
     "{ a: strictPerson { name } b: named { name } c: grid }",
+    "{ withInfo w2: withInfo static kind described d2: described denied }",
 ]
 
 
@@ -168,3 +203,14 @@ async def test_edge_completions_give_graphql_cores_results(
     expected = formatted(await reference.execute(query, variables))
     assert formatted(await compiled.execute(query, variables)) == expected
     assert plan_cache(compiled._schema).fallbacks == 0
+
+
+def test_resolvers_without_arguments_or_extensions_are_called_directly(
+    schemas: tuple[strawberry.Schema, strawberry.Schema],
+) -> None:
+    graphql_schema = schemas[0]._schema
+    fields = graphql_schema.query_type.fields  # type: ignore[union-attr]
+    direct = {name for name, field in fields.items() if direct_resolver(graphql_schema, field)}
+    assert {"withInfo", "static", "kind", "described", "grid", "named"} <= direct
+    assert "denied" not in direct  # a permission is a field extension: Strawberry's path
+    assert "person" not in direct and "color" not in direct  # arguments are converted there
