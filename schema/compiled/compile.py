@@ -14,7 +14,7 @@ from schema.compiled.plan import (
     ObjectPlan,
     ObjectSlot,
     basic_attribute,
-    direct_resolver,
+    resolver_of,
     static_arguments,
 )
 
@@ -32,6 +32,7 @@ def object_plan(
         definition = executor.schema.get_field(parent, node.name.value)
         if definition is None:
             continue  # graphql-core leaves such a field out of the response, as here
+        resolve, timed = resolver_of(executor.schema, definition)
         plan = FieldPlan(
             key=key,
             parent=parent,
@@ -40,11 +41,10 @@ def object_plan(
             details=details,
             nodes=[d.node for d in details],
             return_type=definition.type,
-            resolve=direct_resolver(executor.schema, definition)
-            or definition.resolve
-            or executor.field_resolver,
+            resolve=resolve or executor.field_resolver,
             attribute=basic_attribute(definition),
             args=static_arguments(executor, definition, details),
+            timed=timed,
         )
         prepare(plan, definition is TypeNameMetaFieldDef)
         plans.append(plan)

@@ -10,11 +10,15 @@ fields that need neither (attribute fields), and the chain of type checks per va
 
 from __future__ import annotations
 
+import time
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from graphql.pyutils import Path, async_reduce, gather_with_cancel
 
+from app.monitoring.collector import RequestTrace, current_trace
 from schema.compiled.plan import FieldPlan, ObjectPlan
+from schema.timing import record
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -125,11 +129,19 @@ def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Pa
     """Executor.execute_field: the resolver called with a real info and coerced arguments."""
     path = Path(parent, field.key, field.parent_name)
     info = ex.build_resolve_info(field.definition, field.nodes, field.parent, path)
+    trace = current_trace() if field.timed else None
     try:
         args = field.args if field.args is not None else ex.arguments(field)
-        result = field.resolve(source, info, **args)  # type: ignore[misc]
+        if trace is None:
+            result = field.resolve(source, info, **args)  # type: ignore[misc]
+        else:
+            start = time.perf_counter_ns()
+            result = field.resolve(source, info, **args)  # type: ignore[misc]
+            if not isawaitable(result):
+                record(trace, info, start)  # as schema/timing.py's wrapper records
         if ex.is_awaitable(result):
-            return complete_awaitable(ex, field, path, result)
+            timing = None if trace is None else (trace, info, start)
+            return complete_awaitable(ex, field, path, result, timing)
         completed = field.complete(ex, path, result)
         if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
             return await_completed(ex, field, path, completed)
@@ -140,11 +152,19 @@ def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Pa
 
 
 async def complete_awaitable(
-    ex: CompiledExecutor, field: FieldPlan, path: Path, result: Any
+    ex: CompiledExecutor,
+    field: FieldPlan,
+    path: Path,
+    result: Any,
+    timing: tuple[RequestTrace, Any, int] | None = None,
 ) -> Any:
-    """Executor.complete_awaitable_value."""
+    """Executor.complete_awaitable_value; `timing` records the resolver's time once it resolved."""
     try:
-        resolved = await result
+        try:
+            resolved = await result
+        finally:
+            if timing is not None:
+                record(*timing)
         completed = field.complete(ex, path, resolved)
         if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
             completed = await completed

@@ -27,7 +27,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 
-from schema.timing import TIMED, timed
+from schema.timing import TIMED
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -52,6 +52,7 @@ class FieldPlan:
     resolve: Callable[..., Any] | None
     attribute: str | None  # read with getattr instead of calling Strawberry's attribute resolver
     args: dict[str, Any] | None  # None: they depend on variables, coerced once per request
+    timed: bool = False  # `resolve` is timed by run_resolver (schema/timing.py's wrapper unwrapped)
     leaf_class: type | None = None  # values of this class complete as they are (see complete.py)
     complete: Complete = field(default=lambda *_: None)
     run: FieldRun = field(default=lambda *_: None)
@@ -102,7 +103,7 @@ def direct_resolver(schema: Any, definition: GraphQLField) -> Callable[..., Any]
     reduction over no extensions per call, and awaits the resolver inside a coroutine of its
     own; the direct call hands the resolver `self` (or `root`/`parent`) and an `Info` as
     `get_arguments` does, and returns its value (a coroutine for an async resolver) as is.
-    The resolver timing (schema/timing.py) wraps it as it wrapped Strawberry's.
+    It is timed as Strawberry's was (`FieldPlan.timed`, see `resolver_of`).
     """
     strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
@@ -127,9 +128,23 @@ def direct_resolver(schema: Any, definition: GraphQLField) -> Callable[..., Any]
             kwargs[info_name] = info_class(_raw_info=info, _field=strawberry_field)
         return call(source, **kwargs) if with_self else call(**kwargs)
 
-    if getattr(definition.resolve, TIMED, False):
-        return timed(resolve)
     return resolve
+
+
+def resolver_of(schema: Any, definition: GraphQLField) -> tuple[Callable[..., Any] | None, bool]:
+    """How the plan calls a field's resolver, and whether it times the call itself.
+
+    A resolver wrapped by the resolver timing (schema/timing.py) is called unwrapped and timed by
+    `run_resolver`, which records when the value is resolved as the wrapper did, without the
+    wrapper's coroutine around every async resolver.
+    """
+    timed = bool(getattr(definition.resolve, TIMED, False))
+    direct = direct_resolver(schema, definition)
+    if direct is not None:
+        return direct, timed
+    if timed:
+        return definition.resolve.__wrapped__, True  # type: ignore[union-attr]
+    return definition.resolve, False
 
 
 def static_arguments(
