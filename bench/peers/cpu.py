@@ -1,4 +1,5 @@
-"""CPU per request of the peers' operations, in-process, every cache off: steadier than req/s
+"""CPU per request of the peers' operations, in-process, every cache off (or the field cache
+alone, `--field-cache redis://...`): steadier than req/s
 on a shared machine, since it counts this process's CPU time and not the wait for a core.
 
 Run from the source tree to measure (its modules come first on the path):
@@ -30,11 +31,14 @@ from bench.peers.operations import OPERATIONS, operation
 from bench.sqlcount import in_process
 
 
-async def measure(requests: int, concurrency: int, only: str | None = None) -> None:
+async def measure(
+    requests: int, concurrency: int, only: str | None = None, field_cache: str | None = None
+) -> None:
     settings = Settings(
-        database_url=BenchConfig.from_env().database_url, redis_url=None, log_level="error",
-        app_env="production", cache_enabled=False, cache_response_enabled=False,
-        cache_warm_on_start=False, cache_warm_interval_s=0,
+        database_url=BenchConfig.from_env().database_url, redis_url=field_cache,
+        log_level="error", app_env="production", cache_enabled=field_cache is not None,
+        cache_response_enabled=False, cache_warm_on_start=False, cache_warm_interval_s=0,
+        cache_namespace=f"cpu-{os.getpid()}",
     )  # fmt: skip
     opened = [0]
 
@@ -75,8 +79,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=64, help="per operation (MentionFeed: /4)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", choices=OPERATIONS, help="one operation instead of each")
+    parser.add_argument("--field-cache", metavar="REDIS_URL", help="with the field cache there")
     args = parser.parse_args()
-    uvloop.run(measure(args.requests, args.concurrency, args.only))
+    uvloop.run(measure(args.requests, args.concurrency, args.only, args.field_cache))
     return 0
 
 
