@@ -146,6 +146,13 @@ class Settings(BaseSettings):
         le=1000,
         description="Redis connections per worker (a bounded pool shared by requests)",
     )
+    redis_pipe: bool = Field(
+        default=True,
+        description=(
+            "Send the per-request commands (response-cache hit, budget charge, field-cache "
+            "reads) on one pipelined connection per worker (plain redis:// URLs to one server)"
+        ),
+    )
     cache_breaker_cooldown_s: float = Field(
         default=5.0,
         gt=0,

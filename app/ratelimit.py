@@ -117,7 +117,7 @@ class RedisBuckets:
         self.shared = redis if isinstance(redis, SharedRedis) else SharedRedis.of(redis)
         self.owner = owner
         self.prefix = prefix
-        self._script: Any = self.shared.client.register_script(TAKE_SCRIPT)
+        self._script = self.shared.script(TAKE_SCRIPT)
         self.fallback = MemoryBuckets()
 
     async def take(self, client: str, cost: float, rate: Rate) -> Decision:

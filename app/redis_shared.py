@@ -10,8 +10,8 @@ line when the circuit opens, one when it closes, whatever the traffic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeAlias, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
@@ -21,6 +21,7 @@ from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisEr
 
 from app.breaker import Breaker
 from app.config import Settings
+from app.redis_pipe import RedisPipe
 
 log = logging.getLogger("insitechart.redis")
 
@@ -82,10 +83,42 @@ def redis_breaker(cooldown_s: float) -> Breaker:
     )
 
 
+class Script:
+    """A Lua script called as redis-py's `register_script` result is, `await script(keys=, args=)`,
+    on the worker's pipe when it has one (app/redis_pipe.py), else on redis-py."""
+
+    def __init__(self, shared: SharedRedis, text: str) -> None:
+        self.pipe = shared.pipe
+        self.text = text
+        self._redis_py: Any = None if self.pipe is not None else shared.client.register_script(text)
+
+    async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        if self.pipe is not None:
+            return await self.pipe.script(self.text, keys, args)
+        return await self._redis_py(keys=keys, args=args)
+
+
 class SharedRedis:
-    def __init__(self, client: Client, breaker: Breaker) -> None:
+    def __init__(self, client: Client, breaker: Breaker, pipe: RedisPipe | None = None) -> None:
         self.client = client
         self.breaker = breaker
+        # The hottest commands (a hit's script, a budget charge, a field-cache MGET) go through
+        # one pipelined connection when the URL allows it; the rest through redis-py's pool.
+        self.pipe = pipe
+
+    def script(self, text: str) -> Script:
+        return Script(self, text)
+
+    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """MGET on the pipe, or redis-py (a cluster's slots split it: `mget_nonatomic`)."""
+        if self.pipe is not None:
+            values: list[bytes | None] = await self.pipe.execute(b"MGET", *keys)
+            return values
+        if isinstance(self.client, RedisCluster):
+            found = await self.client.mget_nonatomic(list(keys))
+        else:
+            found = await self.client.mget(list(keys))
+        return [v.encode() if isinstance(v, str) else v for v in found]
 
     @property
     def cluster(self) -> bool:
@@ -102,7 +135,13 @@ class SharedRedis:
             settings.cache_redis_max_connections,
             settings.redis_cluster,
         )
-        return cls(client, redis_breaker(settings.cache_breaker_cooldown_s))
+        timeout_s = settings.cache_redis_timeout_ms / 1000
+        pipe = (
+            None
+            if settings.redis_cluster or not settings.redis_pipe
+            else RedisPipe.for_url(settings.redis_url, timeout_s, max(timeout_s, 0.5))
+        )
+        return cls(client, redis_breaker(settings.cache_breaker_cooldown_s), pipe)
 
     @classmethod
     def of(cls, client: Client, cooldown_s: float = 5.0) -> SharedRedis:
@@ -144,4 +183,6 @@ class SharedRedis:
         return answered
 
     async def close(self) -> None:
+        if self.pipe is not None:
+            await self.pipe.close()
         await self.client.aclose()

@@ -32,7 +32,8 @@ def build_cache(settings: Settings, shared: SharedRedis | None = None) -> Cache:
         lease_wait_ms=settings.cache_lease_wait_ms,
     )
     if shared is not None:
-        return Cache(RedisBackend(shared.client, shared.breaker, owner=False), config, shared=True)
+        backend = RedisBackend(shared.client, shared.breaker, owner=False, shared=shared)
+        return Cache(backend, config, shared=True)
     if settings.redis_url:
         client = connect(
             settings.redis_url,

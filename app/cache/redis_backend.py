@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio.cluster import RedisCluster
-
 from app.breaker import Breaker
 from app.cache.backend import entry_tags
 from app.redis_shared import TROUBLE, Client, SharedRedis
@@ -50,13 +48,20 @@ return {raw, gen}
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, client: Client, breaker: Breaker, owner: bool = True) -> None:
-        """`owner`: close the client with the cache (False when the worker's Redis is shared)."""
+    def __init__(
+        self,
+        client: Client,
+        breaker: Breaker,
+        owner: bool = True,
+        shared: SharedRedis | None = None,
+    ) -> None:
+        """`owner`: close the client with the cache (False when the worker's Redis is shared,
+        given as `shared`, whose pipe then serves the reads)."""
         self.client = client
         self.breaker = breaker
         self.owner = owner
-        self.shared = SharedRedis(client, breaker)
-        self._current = None if self.shared.cluster else client.register_script(CURRENT)
+        self.shared = shared if shared is not None else SharedRedis(client, breaker)
+        self._current = None if self.shared.cluster else self.shared.script(CURRENT)
 
     async def _call(self, op: Callable[[], Awaitable[T]], default: T) -> T:
         return await self.shared.call(op, default)
@@ -65,11 +70,7 @@ class RedisBackend:
         return await self._call(lambda: self._mget(keys), [None] * len(keys))
 
     async def _mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        if isinstance(self.client, RedisCluster):
-            values = await self.client.mget_nonatomic(list(keys))
-        else:
-            values = await self.client.mget(list(keys))
-        return [v.encode() if isinstance(v, str) else v for v in values]
+        return await self.shared.mget(keys)
 
     async def set_many(
         self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()

@@ -56,7 +56,7 @@ class HitLookup:
             and not backend.shared.cluster
             and buckets.shared.client is backend.client
         ):
-            self._script = backend.client.register_script(HIT_AND_TAKE)
+            self._script = backend.shared.script(HIT_AND_TAKE)
 
     async def lookup(
         self, key: str, tag: str, client: str, rate: Rate, cost: int, charge: bool = True

@@ -13,6 +13,7 @@ import redis.asyncio as redis
 from app.cache import Cache, RedisBackend
 from app.config import Settings
 from app.ratelimit import TAKE_SCRIPT
+from app.redis_pipe import RedisPipe
 from tests.conftest import RUN_PREFIX
 
 
@@ -62,11 +63,13 @@ def cached_settings(request: pytest.FixtureRequest, settings: Settings, namespac
 class CommandLog:
     """Every command a Redis client sends: one entry per round trip (a pipeline is one entry)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, pipe: RedisPipe | None = None) -> None:
         self.round_trips: list[list[str]] = []
         self.all_round_trips: list[list[str]] = []  # the budget's too
         execute_command: Any = client.execute_command
         make_pipeline = client.pipeline
+        if pipe is not None:  # the worker's pipelined connection (app/redis_pipe.py) is counted too
+            setattr(pipe, "execute", self._counting(pipe.execute))  # noqa: B010
 
         async def counted_command(*args: Any, **options: Any) -> Any:
             self.all_round_trips.append([_name(args)])
@@ -89,6 +92,15 @@ class CommandLog:
         setattr(client, "execute_command", counted_command)  # noqa: B010
         setattr(client, "pipeline", counted_pipeline)  # noqa: B010
 
+    def _counting(self, execute: Any) -> Any:
+        async def counted(*args: Any) -> Any:
+            self.all_round_trips.append([_name(args)])
+            if not _budget(args):
+                self.round_trips.append([_name(args)])
+            return await execute(*args)
+
+        return counted
+
     def clear(self) -> None:
         self.round_trips.clear()
 
@@ -105,12 +117,14 @@ BUDGET_SHA = hashlib.sha1(TAKE_SCRIPT.encode()).hexdigest()
 
 def _budget(args: tuple[Any, ...]) -> bool:
     """A call of the budget's script (or the loading of it)."""
-    return BUDGET_SHA in (str(a) for a in args[:2]) or (len(args) > 2 and args[2] == TAKE_SCRIPT)
+    texts = [a.decode() if isinstance(a, bytes) else str(a) for a in args[:2]]
+    return BUDGET_SHA in texts or TAKE_SCRIPT in texts or (len(args) > 2 and args[2] == TAKE_SCRIPT)
 
 
 def _name(args: tuple[Any, ...]) -> str:
     """The command's name; a SET with NX (a lease) is told apart as SET-NX."""
-    name = str(args[0]).upper()
+    first = args[0]
+    name = (first.decode() if isinstance(first, bytes) else str(first)).upper()
     if name == "SET" and any(str(a).upper() == "NX" for a in args[3:]):
         return "SET-NX"
     return name
@@ -119,4 +133,4 @@ def _name(args: tuple[Any, ...]) -> str:
 def command_log(cache: Cache | None) -> CommandLog:
     assert cache is not None and isinstance(cache.backend, RedisBackend)
     assert isinstance(cache.backend.client, redis.Redis)
-    return CommandLog(cache.backend.client)
+    return CommandLog(cache.backend.client, cache.backend.shared.pipe)
