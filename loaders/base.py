@@ -132,17 +132,24 @@ def hour_part(now: datetime) -> str:
     return str(int(floor_hour(now).timestamp()) // 3600)
 
 
+# A loader builds each of its statements once per shape (dialect, filters present) with named
+# parameters, and a batch only binds values: a statement built per batch left SQLAlchemy's
+# memoised comparators and column collections in reference cycles, freed only by a full
+# garbage collection (issue 19; bench/cycles.py).
+KEYS = "keys"
+
+
 def in_keys(
     column: ColumnElement[Any] | QueryableAttribute[Any],
-    values: Sequence[Any],
     item_type: TypeEngine[Any],
     dialect: str,
 ) -> ColumnElement[bool]:
-    """`column IN values` with one statement text whatever the number of values.
+    """`column IN :keys` with one statement text whatever the number of keys (bind them with
+    `{KEYS: list(keys)}`).
 
-    On PostgreSQL this is `= ANY(:array)`, so asyncpg prepares the statement once; SQLite gets
+    On PostgreSQL this is `= ANY(:keys)`, so asyncpg prepares the statement once; SQLite gets
     an expanding IN.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
-    return column.in_(list(values))
+        return column == any_(bindparam(KEYS, type_=ARRAY(item_type)))
+    return column.in_(bindparam(KEYS, expanding=True))

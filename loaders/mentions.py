@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import BigInteger, Float, Integer, String, TextualSelect, select, text
+from sqlalchemy import BigInteger, Executable, Float, Integer, String, TextualSelect, select, text
 from sqlalchemy.types import TypeEngine
 
 from app.cache import Codec, stock_tag
 from app.models import MENTION_READ_COLUMNS, Mention, UTCDateTime
-from loaders.base import Loader, LoaderEnv, digest, in_keys
+from loaders.base import KEYS, Loader, LoaderEnv, digest, in_keys
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import MentionPage, MentionRow
 
@@ -45,6 +46,11 @@ def mention_row(r: Any) -> MentionRow:
     )
 
 
+@cache
+def _by_id(dialect: str) -> Executable:
+    return select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, BigInteger(), dialect))
+
+
 class MentionByIdLoader(Loader[int, MentionRow | None]):
     """Mentions are never edited once stored: cached by TTL, with no generation tag."""
 
@@ -56,10 +62,9 @@ class MentionByIdLoader(Loader[int, MentionRow | None]):
         return f"id:{key}"
 
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
-        dialect = self.env.db.dialect
-        stmt = select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, keys, BigInteger(), dialect))
+        stmt = _by_id(self.env.db.dialect)
         async with self.env.db.read() as conn:
-            found = {r.id: mention_row(r) for r in await conn.execute(stmt)}
+            found = {r.id: mention_row(r) for r in await conn.execute(stmt, {KEYS: list(keys)})}
         return [found.get(k) for k in keys]
 
 

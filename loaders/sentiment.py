@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar, Literal
 
-from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
+from sqlalchemy import ColumnElement, Executable, Integer, bindparam, func, select, type_coerce
 
 from app.cache import Codec, stock_tag
 from app.models import (
@@ -18,7 +19,7 @@ from app.models import (
     UTCDateTime,
 )
 from app.timeutil import HOUR, as_utc, floor_day, floor_hour
-from loaders.base import Loader, LoaderEnv, hour_part, in_keys
+from loaders.base import KEYS, Loader, LoaderEnv, hour_part, in_keys
 from loaders.codec import ListCodec, OptionalCodec, RowCodec
 from loaders.rows import PointRow, SentimentRow
 
@@ -33,6 +34,16 @@ def window_start(now: datetime, hours: int) -> datetime:
     return floor_hour(now) - (hours - 1) * HOUR
 
 
+@cache
+def _rolling(dialect: str) -> Executable:
+    return (
+        select(*ROLLING_SENTIMENT_COLUMNS)
+        .where(in_keys(B.stock_id, Integer(), dialect))
+        .where(B.bucket_start >= bindparam("since"))
+        .group_by(B.stock_id)
+    )
+
+
 class SentimentByStockLoader(Loader[int, SentimentRow | None]):
     cache_type = "Sentiment"
     cache_ttl_s = SentimentRow.cache_ttl_s
@@ -45,13 +56,10 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
         return stock_tag(key)
 
     async def load_batch(self, keys: Sequence[int]) -> list[SentimentRow | None]:
-        stmt = (
-            select(*ROLLING_SENTIMENT_COLUMNS)
-            .where(in_keys(B.stock_id, keys, Integer(), self.env.db.dialect))
-            .where(B.bucket_start >= window_start(self.env.now, SENTIMENT_WINDOW_HOURS))
-            .group_by(B.stock_id)
-        )
+        stmt = _rolling(self.env.db.dialect)
+        since = window_start(self.env.now, SENTIMENT_WINDOW_HOURS)
         async with self.env.db.read() as conn:
+            rows = await conn.execute(stmt, {KEYS: list(keys), "since": since})
             found = {
                 r.stock_id: SentimentRow(
                     stock_id=r.stock_id,
@@ -62,7 +70,7 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
                     neutral=int(r.neu),
                     updated_at=r.updated_at,
                 )
-                for r in await conn.execute(stmt)
+                for r in rows
                 if r.n
             }
         return [found.get(k) for k in keys]
@@ -79,6 +87,25 @@ def _day_of(dialect: str) -> ColumnElement[Any]:
         # The connection runs with timezone=UTC, so days are UTC days.
         return func.date_trunc("day", B.bucket_start)
     return type_coerce(func.strftime("%Y-%m-%d 00:00:00.000000", B.bucket_start), UTCDateTime())
+
+
+@cache
+def _history(dialect: str, interval: Interval) -> Executable:
+    bucket = B.bucket_start if interval == "HOUR" else _day_of(dialect)
+    return (
+        select(
+            B.stock_id,
+            type_coerce(bucket, UTCDateTime()).label("start"),
+            func.sum(B.mention_count).label("n"),
+            func.sum(B.positive_count).label("pos"),
+            func.sum(B.negative_count).label("neg"),
+            func.sum(B.neutral_count).label("neu"),
+            func.sum(B.compound_sum).label("total"),
+        )
+        .where(in_keys(B.stock_id, Integer(), dialect))
+        .where(B.bucket_start >= bindparam("since"))
+        .group_by(B.stock_id, bucket)
+    )
 
 
 class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
@@ -108,25 +135,11 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
     async def load_batch(self, keys: Sequence[HistoryKey]) -> list[list[PointRow]]:
         longest = max(k.last for k in keys)
         since = self._starts(longest)[0]
-        dialect = self.env.db.dialect
-        bucket = B.bucket_start if self.interval == "HOUR" else _day_of(dialect)
-        stmt = (
-            select(
-                B.stock_id,
-                type_coerce(bucket, UTCDateTime()).label("start"),
-                func.sum(B.mention_count).label("n"),
-                func.sum(B.positive_count).label("pos"),
-                func.sum(B.negative_count).label("neg"),
-                func.sum(B.neutral_count).label("neu"),
-                func.sum(B.compound_sum).label("total"),
-            )
-            .where(in_keys(B.stock_id, [k.stock_id for k in keys], Integer(), dialect))
-            .where(B.bucket_start >= since)
-            .group_by(B.stock_id, bucket)
-        )
+        stmt = _history(self.env.db.dialect, self.interval)
+        params = {KEYS: [k.stock_id for k in keys], "since": since}
         by_stock: dict[int, dict[datetime, Any]] = defaultdict(dict)
         async with self.env.db.read() as conn:
-            for r in await conn.execute(stmt):
+            for r in await conn.execute(stmt, params):
                 by_stock[r.stock_id][as_utc(r.start)] = r
         return [self._points(key, by_stock.get(key.stock_id, {})) for key in keys]
 
