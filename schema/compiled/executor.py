@@ -9,8 +9,6 @@ that turn error propagation off, abort signals and execution hooks.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from graphql import (
@@ -20,7 +18,6 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLResolveInfoHelpers,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -30,12 +27,11 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue
-from graphql.pyutils.gather_with_cancel import gather_with_cancel
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.compiled.compile import object_plan, slot_plan
 from schema.compiled.fields import execute_fields, execute_fields_serially
 from schema.compiled.plan import FieldPlan, ObjectPlan, ObjectSlot, PlanCache
+from schema.execution import Executor
 
 CACHE_ATTRIBUTE = "_insitechart_plans"
 SUPPORTED = (OperationType.QUERY, OperationType.MUTATION)
@@ -52,12 +48,11 @@ def plan_cache(schema: Any) -> PlanCache:
     return cache
 
 
-class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
+class CompiledExecutor(Executor):
     """Strawberry's graphql-core executor, running planned operations without interpreting."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.async_helpers = weak_helpers(self)
         self._arguments: dict[int, dict[str, Any]] = {}
 
     def arguments(self, field: FieldPlan) -> dict[str, Any]:
@@ -157,28 +152,6 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         if not self.error_propagation:
             return False
         return not any(f.variable_signatures for f in self.fragments.values())
-
-
-def weak_helpers(executor: CompiledExecutor) -> GraphQLResolveInfoHelpers:
-    """The `info.async_helpers` of an executor, holding it weakly.
-
-    graphql-core stores the executor's own bound methods on it (`async_helpers`), so every
-    executor, and the request's context, loaders and ASGI callables it reaches, was a reference
-    cycle left for a full collection (issue 19). A resolver calls these only while its
-    operation runs, which holds the executor; after that, work to track is only settled.
-    """
-    ref = weakref.ref(executor)
-
-    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
-        live = ref()
-        return gather_with_cancel(*values) if live is None else live.gather_async_work(values)
-
-    def track(values: Sequence[Any]) -> None:
-        live = ref()
-        if live is not None:
-            live.track_async_work(values)
-
-    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 def document_shape(

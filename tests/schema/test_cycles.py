@@ -94,6 +94,14 @@ async def test_executed_reference_operations_leave_nothing_in_reference_cycles(
     assert await left_by_operation(db, executing, operations) == {}
 
 
+async def test_reference_operations_executed_by_graphql_core_leave_nothing_in_reference_cycles(
+    db: Database, settings: Settings, operations: dict[str, str]
+) -> None:
+    executing = cycles_settings(settings, response_cache=False, redis_url=None)
+    uncompiled = executing.model_copy(update={"executor_compiled": False})
+    assert await left_by_operation(db, uncompiled, operations) == {}
+
+
 async def test_cached_reference_operations_leave_nothing_in_reference_cycles(
     db: Database, settings: Settings, operations: dict[str, str]
 ) -> None:
