@@ -6,10 +6,11 @@ Each reference operation (and a WebSocket subscription opened and closed) runs t
 app in-process, called directly (no HTTP client of its own to leave cycles), with the response
 cache on and off. Around the requests the collector is disabled; afterwards a collection with
 `gc.DEBUG_SAVEALL` keeps what it would have freed, and the script prints per request the objects
-by type, by the code that made them (functions, frames, instances by class), and the referrer
-chain of a sample, which names the object that closes the cycle. The workers' automatic full
-collections are off (app/runtime.py), so whatever a request leaves here waits in the oldest
-generation until the memory upkeep collects it (issue 19).
+by type, by the code that made them (functions, frames, instances by class), and the shortest
+cycle through a sample of them, which names the objects that close it. `--no-loader-cache`
+makes every loader read the database; `--gzip` asks for compressed responses. The workers' full
+automatic collections are off (app/runtime.py), so whatever a request leaves here waits in the
+oldest generation until the memory upkeep collects it (issue 19).
 """
 
 from __future__ import annotations
@@ -134,7 +135,6 @@ async def subscribe_once(app: FastAPI, query: str, variables: dict[str, Any]) ->
         raise RuntimeError(f"no pong: {pong}")
     await inbox.put({"type": "websocket.disconnect", "code": 1000})
     await asyncio.wait_for(task, 5)
-    task = None  # type: ignore[assignment]
 
 
 @contextmanager
