@@ -132,16 +132,23 @@ def hour_part(now: datetime) -> str:
     return str(int(floor_hour(now).timestamp()) // 3600)
 
 
-def any_key(
+# A loader builds each of its statements once per shape (dialect, filters present) with named
+# parameters, and a batch only binds values: a statement built per batch left SQLAlchemy's
+# memoised comparators and column collections in reference cycles, freed only by a full
+# garbage collection (issue 19; bench/cycles.py). The keyed loaders' statements run on the lean
+# read path (`Database.fetch`), compiled once for the driver.
+KEYS = "keys"
+
+
+def in_keys(
     column: ColumnElement[Any] | QueryableAttribute[Any],
     item_type: TypeEngine[Any],
     dialect: str,
 ) -> ColumnElement[bool]:
-    """`column` among the values of the parameter `keys`, with one statement text for any number
-    of them: `= ANY(:keys)` with an array on PostgreSQL (prepared once by the driver), an
-    expanding IN on SQLite. Statements built with it are module-level, one per dialect, and run
-    with `Database.fetch(statement, {"keys": [...]})`.
+    """`column` among the values of the parameter `keys` (bind them with `{KEYS: list(keys)}`),
+    with one statement text for any number of them: `= ANY(:keys)` with an array on PostgreSQL
+    (prepared once by the driver), an expanding IN on SQLite.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam("keys", type_=ARRAY(item_type)))
-    return column.in_(bindparam("keys", expanding=True))
+        return column == any_(bindparam(KEYS, type_=ARRAY(item_type)))
+    return column.in_(bindparam(KEYS, expanding=True))

@@ -14,7 +14,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.cache import Codec, stock_tag
 from app.models import MENTION_READ_COLUMNS, Mention, UTCDateTime
-from loaders.base import Loader, LoaderEnv, any_key, digest
+from loaders.base import KEYS, Loader, LoaderEnv, digest, in_keys
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import MentionPage, MentionRow
 
@@ -48,7 +48,7 @@ def mention_row(r: Any) -> MentionRow:
 
 @cache
 def _by_id(dialect: str) -> Executable:
-    return select(*MENTION_READ_COLUMNS).where(any_key(Mention.id, BigInteger(), dialect))
+    return select(*MENTION_READ_COLUMNS).where(in_keys(Mention.id, BigInteger(), dialect))
 
 
 class MentionByIdLoader(Loader[int, MentionRow | None]):
@@ -63,7 +63,7 @@ class MentionByIdLoader(Loader[int, MentionRow | None]):
 
     async def load_batch(self, keys: Sequence[int]) -> list[MentionRow | None]:
         db = self.env.db
-        rows = await db.fetch(_by_id(db.dialect), {"keys": list(keys)})
+        rows = await db.fetch(_by_id(db.dialect), {KEYS: list(keys)})
         found = {r.id: mention_row(r) for r in rows}
         return [found.get(k) for k in keys]
 
@@ -154,7 +154,7 @@ def _statement(
         ]
         for k in keys
     ]
-    return _SQLITE_PAGES, {"keys": orjson.dumps(encoded).decode()}
+    return _SQLITE_PAGES, {KEYS: orjson.dumps(encoded).decode()}
 
 
 class MentionPageLoader(Loader[MentionPageKey, MentionPage]):

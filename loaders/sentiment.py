@@ -19,7 +19,7 @@ from app.models import (
     UTCDateTime,
 )
 from app.timeutil import HOUR, as_utc, floor_day, floor_hour
-from loaders.base import Loader, LoaderEnv, any_key, hour_part
+from loaders.base import KEYS, Loader, LoaderEnv, hour_part, in_keys
 from loaders.codec import ListCodec, OptionalCodec, RowCodec
 from loaders.rows import PointRow, SentimentRow
 
@@ -38,7 +38,7 @@ def window_start(now: datetime, hours: int) -> datetime:
 def _rolling(dialect: str) -> Executable:
     return (
         select(*ROLLING_SENTIMENT_COLUMNS)
-        .where(any_key(B.stock_id, Integer(), dialect))
+        .where(in_keys(B.stock_id, Integer(), dialect))
         .where(B.bucket_start >= bindparam("since", type_=UTCDateTime()))
         .group_by(B.stock_id)
     )
@@ -58,7 +58,7 @@ class SentimentByStockLoader(Loader[int, SentimentRow | None]):
     async def load_batch(self, keys: Sequence[int]) -> list[SentimentRow | None]:
         db = self.env.db
         since = window_start(self.env.now, SENTIMENT_WINDOW_HOURS)
-        rows = await db.fetch(_rolling(db.dialect), {"keys": list(keys), "since": since})
+        rows = await db.fetch(_rolling(db.dialect), {KEYS: list(keys), "since": since})
         found = {
             r.stock_id: SentimentRow(
                 stock_id=r.stock_id,
@@ -101,7 +101,7 @@ def _history(interval: Interval, dialect: str) -> Executable:
             func.sum(B.neutral_count).label("neu"),
             func.sum(B.compound_sum).label("total"),
         )
-        .where(any_key(B.stock_id, Integer(), dialect))
+        .where(in_keys(B.stock_id, Integer(), dialect))
         .where(B.bucket_start >= bindparam("since", type_=UTCDateTime()))
         .group_by(B.stock_id, bucket)
     )
@@ -134,7 +134,7 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
     async def load_batch(self, keys: Sequence[HistoryKey]) -> list[list[PointRow]]:
         longest = max(k.last for k in keys)
         db = self.env.db
-        params = {"keys": [k.stock_id for k in keys], "since": self._starts(longest)[0]}
+        params = {KEYS: [k.stock_id for k in keys], "since": self._starts(longest)[0]}
         by_stock: dict[int, dict[datetime, Any]] = defaultdict(dict)
         for r in await db.fetch(_history(self.interval, db.dialect), params):
             by_stock[r.stock_id][as_utc(r.start)] = r

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import Executable, Integer, String, Subquery, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Executable,
+    Integer,
+    String,
+    Subquery,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from app.cache import Codec
 from app.models import Stock
-from loaders.base import Loader, LoaderEnv, any_key, digest
+from loaders.base import KEYS, Loader, LoaderEnv, digest, in_keys
 from loaders.codec import OptionalCodec, PageCodec, RowCodec
 from loaders.rows import StockPage, StockRow
 
@@ -24,12 +35,12 @@ def stock_row(row: Any) -> StockRow:
 
 @cache
 def _by_id(dialect: str) -> Executable:
-    return select(*STOCK_COLUMNS).where(any_key(Stock.id, Integer(), dialect))
+    return select(*STOCK_COLUMNS).where(in_keys(Stock.id, Integer(), dialect))
 
 
 @cache
 def _by_symbol(dialect: str) -> Executable:
-    return select(*STOCK_COLUMNS).where(any_key(Stock.symbol, String(), dialect))
+    return select(*STOCK_COLUMNS).where(in_keys(Stock.symbol, String(), dialect))
 
 
 # Stock rows change only when the universe is edited: cached by TTL, with no generation tag.
@@ -46,7 +57,7 @@ class StockByIdLoader(Loader[int, StockRow | None]):
 
     async def load_batch(self, keys: Sequence[int]) -> list[StockRow | None]:
         db = self.env.db
-        rows = await db.fetch(_by_id(db.dialect), {"keys": list(keys)})
+        rows = await db.fetch(_by_id(db.dialect), {KEYS: list(keys)})
         found = {r.id: stock_row(r) for r in rows}
         return [found.get(k) for k in keys]
 
@@ -71,7 +82,7 @@ class StockBySymbolLoader(Loader[str, StockRow | None]):
 
     async def load_batch(self, keys: Sequence[str]) -> list[StockRow | None]:
         db = self.env.db
-        rows = await db.fetch(_by_symbol(db.dialect), {"keys": list(keys)})
+        rows = await db.fetch(_by_symbol(db.dialect), {KEYS: list(keys)})
         found = {r.symbol: stock_row(r) for r in rows}
         for row in found.values():
             self.by_id.prime(row.id, row)
@@ -90,21 +101,51 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _page_query(index: int, key: StockPageKey) -> Subquery:
-    stmt = select(literal(index).label("k"), *STOCK_COLUMNS)
+# Which filters a page key uses: the statement's shape (its values are bound per batch).
+PageShape = tuple[bool, bool, bool]
+
+
+def _page_shape(key: StockPageKey) -> PageShape:
+    return key.after_symbol is not None, key.sector is not None, key.search is not None
+
+
+def _page_params(index: int, key: StockPageKey) -> dict[str, Any]:
+    params: dict[str, Any] = {f"limit_{index}": key.first + 1}
     if key.after_symbol is not None:
-        stmt = stmt.where(Stock.symbol > key.after_symbol)
+        params[f"after_{index}"] = key.after_symbol
     if key.sector is not None:
-        stmt = stmt.where(func.lower(Stock.sector) == key.sector.lower())
+        params[f"sector_{index}"] = key.sector.lower()
     if key.search is not None:
         pattern = _escape_like(key.search.lower())
+        params[f"prefix_{index}"] = f"{pattern}%"
+        params[f"infix_{index}"] = f"%{pattern}%"
+    return params
+
+
+def _page_query(index: int, shape: PageShape) -> Subquery:
+    after, sector, search = shape
+    stmt = select(literal(index).label("k"), *STOCK_COLUMNS)
+    if after:
+        stmt = stmt.where(Stock.symbol > bindparam(f"after_{index}", type_=String()))
+    if sector:
+        stmt = stmt.where(func.lower(Stock.sector) == bindparam(f"sector_{index}", type_=String()))
+    if search:
+        prefix = bindparam(f"prefix_{index}", type_=String())
+        infix = bindparam(f"infix_{index}", type_=String())
         stmt = stmt.where(
             or_(
-                func.lower(Stock.symbol).like(f"{pattern}%", escape="\\"),
-                func.lower(Stock.name).like(f"%{pattern}%", escape="\\"),
+                func.lower(Stock.symbol).like(prefix, escape="\\"),
+                func.lower(Stock.name).like(infix, escape="\\"),
             )
         )
-    return stmt.order_by(Stock.symbol).limit(key.first + 1).subquery()
+    limit = bindparam(f"limit_{index}", type_=Integer())
+    return stmt.order_by(Stock.symbol).limit(limit).subquery()
+
+
+@lru_cache(maxsize=64)
+def _pages(shapes: tuple[PageShape, ...]) -> Executable:
+    selects = [_page_query(i, shape).select() for i, shape in enumerate(shapes)]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
 class StockPageLoader(Loader[StockPageKey, StockPage]):
@@ -126,11 +167,13 @@ class StockPageLoader(Loader[StockPageKey, StockPage]):
             self.by_id.prime(row.id, row)
 
     async def load_batch(self, keys: Sequence[StockPageKey]) -> list[StockPage]:
-        selects = [_page_query(i, key).select() for i, key in enumerate(keys)]
-        stmt = selects[0] if len(selects) == 1 else union_all(*selects)
+        stmt = _pages(tuple(_page_shape(key) for key in keys))
+        params: dict[str, Any] = {}
+        for i, key in enumerate(keys):
+            params.update(_page_params(i, key))
         grouped: list[list[StockRow]] = [[] for _ in keys]
         async with self.env.db.read() as conn:
-            for r in await conn.execute(stmt):
+            for r in await conn.execute(stmt, params):
                 grouped[r.k].append(stock_row(r))
         pages = []
         for key, rows in zip(keys, grouped, strict=True):

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
-from sqlalchemy import Float, Subquery, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    Executable,
+    Float,
+    Integer,
+    Subquery,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from app.cache import TRENDING_TAG, Codec
 from app.models import SentimentBucket, Stock
@@ -29,11 +42,18 @@ class TrendingKey:
     limit: int
 
 
-def _ranking(index: int, key: TrendingKey, env: LoaderEnv) -> Subquery:
+def _ranking_params(index: int, key: TrendingKey, env: LoaderEnv) -> dict[str, Any]:
     hours = WINDOW_HOURS[key.window]
     current_start = window_start(env.now, hours)
-    previous_start = current_start - hours * HOUR
-    in_current = B.bucket_start >= current_start
+    return {
+        f"current_{index}": current_start,
+        f"previous_{index}": current_start - hours * HOUR,
+        f"limit_{index}": key.limit,
+    }
+
+
+def _ranking(index: int) -> Subquery:
+    in_current = B.bucket_start >= bindparam(f"current_{index}")
     counts = (
         select(
             B.stock_id,
@@ -41,7 +61,7 @@ def _ranking(index: int, key: TrendingKey, env: LoaderEnv) -> Subquery:
             func.sum(case((in_current, 0), else_=B.mention_count)).label("prev"),
             func.sum(case((in_current, B.compound_sum), else_=0.0)).label("cur_sum"),
         )
-        .where(B.bucket_start >= previous_start)
+        .where(B.bucket_start >= bindparam(f"previous_{index}"))
         .group_by(B.stock_id)
         .subquery()
     )
@@ -62,9 +82,16 @@ def _ranking(index: int, key: TrendingKey, env: LoaderEnv) -> Subquery:
         .join_from(counts, Stock, Stock.id == counts.c.stock_id)
         .where(counts.c.cur > 0)
         .order_by(score.desc(), counts.c.cur.desc(), Stock.symbol)
-        .limit(key.limit)
+        .limit(bindparam(f"limit_{index}", type_=Integer()))
         .subquery()
     )
+
+
+@lru_cache(maxsize=16)
+def _rankings(count: int) -> Executable:
+    """The statement of `count` rankings (their windows and limits are bound per batch)."""
+    selects = [_ranking(i).select() for i in range(count)]
+    return selects[0] if count == 1 else union_all(*selects)
 
 
 # Adaptive TTL: a ranking that barely moves and has volume lives longer (up to the maximum), one
@@ -114,11 +141,12 @@ class TrendingLoader(Loader[TrendingKey, list[TrendingRow]]):
         return adaptive_ttl(value, base_s)
 
     async def load_batch(self, keys: Sequence[TrendingKey]) -> list[list[TrendingRow]]:
-        selects = [_ranking(i, key, self.env).select() for i, key in enumerate(keys)]
-        stmt = selects[0] if len(selects) == 1 else union_all(*selects)
+        params: dict[str, Any] = {}
+        for i, key in enumerate(keys):
+            params.update(_ranking_params(i, key, self.env))
         grouped: list[list[TrendingRow]] = [[] for _ in keys]
         async with self.env.db.read() as conn:
-            for r in await conn.execute(stmt):
+            for r in await conn.execute(_rankings(len(keys)), params):
                 self.prime_related(self.by_id, r.id, stock_row(r))
                 grouped[r.k].append(
                     TrendingRow(

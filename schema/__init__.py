@@ -15,6 +15,7 @@ from schema.budget import CostBudget
 from schema.caching import CachePolicy
 from schema.compiled import CompiledExecutor
 from schema.errors import MaskInternalErrors, process_errors
+from schema.execution import Executor
 from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
 from schema.query import Query
@@ -55,7 +56,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=CompiledExecutor if settings.executor_compiled else None,
+        execution_context_class=CompiledExecutor if settings.executor_compiled else Executor,
         config=StrawberryConfig(
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),

@@ -27,11 +27,11 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.compiled.compile import object_plan, slot_plan
 from schema.compiled.fields import execute_fields, execute_fields_serially
 from schema.compiled.plan import FieldPlan, ObjectPlan, ObjectSlot, PlanCache
+from schema.execution import Executor
 
 CACHE_ATTRIBUTE = "_insitechart_plans"
 SUPPORTED = (OperationType.QUERY, OperationType.MUTATION)
@@ -48,7 +48,7 @@ def plan_cache(schema: Any) -> PlanCache:
     return cache
 
 
-class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
+class CompiledExecutor(Executor):
     """Strawberry's graphql-core executor, running planned operations without interpreting."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
