@@ -90,6 +90,9 @@ def watch_statements(record: StatementSeen) -> Iterator[None]:
         event.remove(Engine, "before_cursor_execute", seen.before)
 
 
+LEAN_STATEMENTS = 256  # statements compiled for the driver, per database
+
+
 @dataclass(frozen=True, slots=True)
 class LeanStatement:
     """A read statement compiled once for asyncpg: its text and its parameters' order."""
@@ -122,7 +125,7 @@ class Database:
         return self.reader.connect()
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
-        """The rows of one read statement built once (a module-level constant with named
+        """The rows of one read statement built once (per shape, by the loader, with named
         parameters), each with attribute access to its columns.
 
         On PostgreSQL the statement is compiled once and run on asyncpg directly, on a pooled
@@ -138,6 +141,8 @@ class Database:
         lean = self._lean.get(statement)
         if lean is None:
             lean = self._lean[statement] = _compile_lean(statement, self.engine)
+            if len(self._lean) > LEAN_STATEMENTS:  # the oldest out (loaders keep theirs anyway)
+                del self._lean[next(iter(self._lean))]
         arguments = lean.arguments(params)
         raw = await self.reader.raw_connection()
         driver: Any = raw.driver_connection

@@ -172,9 +172,8 @@ class StockPageLoader(Loader[StockPageKey, StockPage]):
         for i, key in enumerate(keys):
             params.update(_page_params(i, key))
         grouped: list[list[StockRow]] = [[] for _ in keys]
-        async with self.env.db.read() as conn:
-            for r in await conn.execute(stmt, params):
-                grouped[r.k].append(stock_row(r))
+        for r in await self.env.db.fetch(stmt, params):
+            grouped[r.k].append(stock_row(r))
         pages = []
         for key, rows in zip(keys, grouped, strict=True):
             rows.sort(key=lambda s: s.symbol)

@@ -145,19 +145,18 @@ class TrendingLoader(Loader[TrendingKey, list[TrendingRow]]):
         for i, key in enumerate(keys):
             params.update(_ranking_params(i, key, self.env))
         grouped: list[list[TrendingRow]] = [[] for _ in keys]
-        async with self.env.db.read() as conn:
-            for r in await conn.execute(_rankings(len(keys)), params):
-                self.prime_related(self.by_id, r.id, stock_row(r))
-                grouped[r.k].append(
-                    TrendingRow(
-                        stock_id=r.id,
-                        mention_count=int(r.cur),
-                        previous_count=int(r.prev),
-                        mention_change=round(float(r.change), 4),
-                        compound_score=round(float(r.cur_sum) / int(r.cur), 4),
-                        score=float(r.score),
-                    )
+        for r in await self.env.db.fetch(_rankings(len(keys)), params):
+            self.prime_related(self.by_id, r.id, stock_row(r))
+            grouped[r.k].append(
+                TrendingRow(
+                    stock_id=r.id,
+                    mention_count=int(r.cur),
+                    previous_count=int(r.prev),
+                    mention_change=round(float(r.change), 4),
+                    compound_score=round(float(r.cur_sum) / int(r.cur), 4),
+                    score=float(r.score),
                 )
+            )
         for rows in grouped:
             rows.sort(key=lambda t: -t.score)
         return grouped
