@@ -1,17 +1,18 @@
 """One pipelined Redis connection for the commands every request sends.
 
 A response-cache hit is one script call, a budget charge another, a field-cache read one MGET.
-Through redis-py's asyncio client a script call costs ~68 us of CPU (a pooled connection taken
+Through redis-py's asyncio client a script call costs ~62 us of CPU (a pooled connection taken
 under a lock and a timeout, a task for the write's timeout, another timeout for the read), here
-~16 us (an MGET of 50 keys: ~100 against ~34 us; `python -m bench.redispipe`, 16 callers at a
+~11 us (an MGET of 50 keys: ~90 against ~28 us; `python -m bench.redispipe`, 16 callers at a
 time): every caller writes its command to one connection and waits for its reply, which Redis
 sends in the order it received the commands (hiredis parses them).
 
 A reply that does not come within `timeout_s` fails its caller with TimeoutError (the breaker's
-business, as with redis-py); the late reply is matched to that caller's abandoned slot and
-dropped, so the order holds. A lost connection fails every waiting caller with ConnectionError,
-and the next command connects again. Only plain `redis://` URLs to a single server are served
-here (`RedisPipe.for_url` returns None otherwise); everything else stays on redis-py.
+business, as with redis-py), by one timer for the whole queue; the late reply is matched to that
+caller's abandoned slot and dropped, so the order holds. A lost connection fails every waiting
+caller with ConnectionError, and the next command connects again. Only plain `redis://` URLs to
+a single server are served here (`RedisPipe.for_url` returns None otherwise); everything else
+stays on redis-py.
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ def _error(reply: hiredis.ReplyError) -> ResponseError:
 
 
 class _Protocol(asyncio.Protocol):
+    """Replies matched to their callers in order; callers past their deadline failed by one timer.
+
+    Every command has the same timeout, so the deadlines are in the order of the queue: one timer,
+    set for the oldest pending deadline, fails what is late (no timer per command).
+    """
+
     def __init__(self) -> None:
         self.reader = hiredis.Reader()
-        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.waiting: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not a subclass of asyncio.Transport, though it is one.
@@ -74,9 +82,9 @@ class _Protocol(asyncio.Protocol):
                 return
             if reply is False:
                 return
-            waiter = self.waiting.popleft()
+            _, waiter = self.waiting.popleft()
             if waiter.done():
-                continue  # its caller timed out: the reply is dropped, the order kept
+                continue  # its caller timed out or gave up: the reply is dropped, the order kept
             if isinstance(reply, hiredis.ReplyError):
                 waiter.set_exception(_error(reply))
             else:
@@ -87,18 +95,38 @@ class _Protocol(asyncio.Protocol):
 
     def fail(self, error: Exception) -> None:
         self.lost = error
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         while self.waiting:
-            waiter = self.waiting.popleft()
+            _, waiter = self.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
 
-    def send(self, command: bytes) -> asyncio.Future[Any]:
+    def send(self, command: bytes, timeout_s: float) -> asyncio.Future[Any]:
         if self.lost is not None or self.transport is None:
             raise self.lost or RedisConnectionError("Redis connection not open")
-        waiter = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        deadline = loop.time() + timeout_s
+        self.waiting.append((deadline, waiter))
         self.transport.write(command)
+        if self.timer is None:
+            self.timer = loop.call_at(deadline, self._expire, timeout_s)
         return waiter
+
+    def _expire(self, timeout_s: float) -> None:
+        self.timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for deadline, waiter in self.waiting:
+            if deadline > now:
+                self.timer = loop.call_at(deadline, self._expire, timeout_s)
+                return
+            if not waiter.done():
+                waiter.set_exception(
+                    TimeoutError(f"Redis did not answer within {timeout_s * 1000:.0f} ms")
+                )
 
 
 class RedisPipe:
@@ -148,9 +176,7 @@ class RedisPipe:
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
-        waiter = protocol.send(pack(args))
-        async with asyncio.timeout(self.timeout_s):
-            return await waiter
+        return await protocol.send(pack(args), self.timeout_s)
 
     async def script(self, text: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """EVALSHA of `text`; EVAL when the server does not hold it (a restart, SCRIPT FLUSH)."""
@@ -181,9 +207,9 @@ class RedisPipe:
                 setup: list[asyncio.Future[Any]] = []
                 if self.password is not None:
                     auth = [self.username, self.password] if self.username else [self.password]
-                    setup.append(protocol.send(pack([b"AUTH", *auth])))
+                    setup.append(protocol.send(pack([b"AUTH", *auth]), self.connect_timeout_s))
                 if self.db:
-                    setup.append(protocol.send(pack([b"SELECT", self.db])))
+                    setup.append(protocol.send(pack([b"SELECT", self.db]), self.connect_timeout_s))
                 for waiter in setup:
                     await waiter
             except BaseException:
