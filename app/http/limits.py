@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -229,7 +230,17 @@ def mutation_over_get() -> GraphQLHTTPError:
 
 def check_body(body: bytes) -> None:
     try:
-        data = json.loads(body)
+        # orjson reads what it accepts as json does, ~5x faster; what it refuses (NaN, integers
+        # past 64 bits, deep nesting, bad UTF-8) is read again by json, for json's verdict.
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = _json_verdict(body)
+    _check_fields(data)
+
+
+def _json_verdict(body: bytes) -> Any:
+    try:
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise GraphQLHTTPError(
             400, "MALFORMED_JSON", f"the request body is not valid JSON: {str(exc)[:200]}"
@@ -238,6 +249,9 @@ def check_body(body: bytes) -> None:
         raise GraphQLHTTPError(
             400, "MALFORMED_JSON", "the request body nests too deeply to be read"
         ) from None
+
+
+def _check_fields(data: Any) -> None:
     if isinstance(data, list):
         raise GraphQLHTTPError(
             400,

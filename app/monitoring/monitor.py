@@ -9,6 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.config import Settings
 from app.db import Database
@@ -50,6 +51,8 @@ class Monitor:
         self.plans: PlanCapture | None = None
         self._replicas: list[Database] = []
         self._rss_after_full: int | None = None  # RSS after the last full collection
+        # Labelled children of the metrics, by metric and labels (all of bounded cardinality).
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> Monitor:
@@ -124,18 +127,26 @@ class Monitor:
         batches: Sequence[LoaderBatch],
     ) -> None:
         label = self.metrics.operation_label(operation)
-        self.metrics.request_seconds.labels(label).observe(duration_s)
+        self._child(self.metrics.request_seconds, label).observe(duration_s)
         for code in error_codes:
-            self.metrics.errors.labels(code).inc()
+            self._child(self.metrics.errors, code).inc()
         if cost is not None:
             self.metrics.cost.observe(cost)
         for batch in batches:
-            self.metrics.batch_size.labels(batch.loader).observe(batch.keys)
+            self._child(self.metrics.batch_size, batch.loader).observe(batch.keys)
         self.requests.record(label, duration_s, bool(error_codes))
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once: every request and every hit records."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def record_cache(self, kind: str, hit: bool, count: int = 1) -> None:
         """Count cache look-ups of one type, in the metrics, the window and the request's trace."""
-        self.metrics.cache.labels(kind, "hit" if hit else "miss").inc(count)
+        self._child(self.metrics.cache, kind, "hit" if hit else "miss").inc(count)
         self.cache.record(kind, hit, count)
         trace = collector.current()
         if trace is not None:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
 from app.config import Settings
 from app.db import Database
-from app.http.limits import GraphQLHTTPRules, Receive, Scope, Send
+from app.http.limits import (
+    GraphQLHTTPError,
+    GraphQLHTTPRules,
+    Receive,
+    Scope,
+    Send,
+    _check_fields,
+    _json_verdict,
+    check_body,
+)
 from tests.factories.stocks import make_stock
 from tests.sqlcount import count_statements
 
@@ -207,3 +216,33 @@ async def test_a_slow_operation_times_out_with_504() -> None:
         "code": "EXECUTION_TIMEOUT",
         "limit": 0.05,
     }
+
+
+BODIES = [
+    b'{"query": "{ a }"}',
+    b'{"query": "{ a }", "variables": {"n": NaN}}',
+    b'{"query": "{ a }", "variables": {"n": 123456789012345678901234567890}}',
+    b'{"query": "{ a }", "variables": {"s": "\\ud800"}}',
+    b'{"query": "{ a }", "query": 5}',
+    b'{"query": "\xff"}',
+    b"[" * 5000 + b"]" * 5000,
+    b'[{"query": "{ a }"}]',
+    b'{"query": "{ a }", "variables": [1]}',
+    b'{"query": "{ a }", "operationName": 3}',
+    b'{"query": "{ a }"',
+    b'"just a string"',
+]
+
+
+def verdict(check: Callable[[], None]) -> tuple[int, str, dict[str, object]] | None:
+    try:
+        check()
+    except GraphQLHTTPError as exc:
+        return exc.status, str(exc), exc.extensions
+    return None
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_fast_json_read_gives_json_s_verdict(body: bytes) -> None:
+    fast = verdict(lambda: check_body(body))
+    assert fast == verdict(lambda: _check_fields(_json_verdict(body)))
