@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
-from typing import Any
+from typing import Any, Protocol
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
@@ -47,7 +47,24 @@ def instrument(schema: strawberry.Schema) -> int:
     return wrapped
 
 
-def record(trace: RequestTrace, info: GraphQLResolveInfo[Any], start: int) -> None:
+class ResolvedField(Protocol):
+    """What a timing reads of the field resolved: a resolve info has it, so does the compiled
+    plan's in-place read (schema/compiled/fields.py, `Timed`)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    @property
+    def parent_type(self) -> Any: ...
+
+    @property
+    def field_name(self) -> str: ...
+
+    @property
+    def return_type(self) -> Any: ...
+
+
+def record(trace: RequestTrace, info: ResolvedField, start: int) -> None:
     duration = time.perf_counter_ns() - start
     timing = ResolverTiming(
         info.path, info.parent_type.name, info.field_name, info.return_type, start, duration

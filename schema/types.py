@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 
 import strawberry
 
@@ -21,6 +22,7 @@ from loaders.rows import (
 from schema import cursors
 from schema.context import Context
 from schema.errors import UpstreamUnavailable, check_range
+from schema.loaded import ByLoader, by_loader
 from schema.quotes import Quote
 
 MAX_FIRST = 100
@@ -60,6 +62,20 @@ def label(compound: float) -> SentimentLabel:
     return SentimentLabel(label_for(compound))
 
 
+# Fields that are one loader's value for a key of their parent (schema/loaded.py). The builders
+# are looked up when called: the types are defined below.
+STOCK: ByLoader[int, StockRow | None, Stock] = ByLoader(
+    lambda loaders: loaders.stock_by_id,
+    attrgetter("stock_id"),
+    lambda row: _present_stock(row),
+)
+SENTIMENT: ByLoader[int, SentimentRow | None, Sentiment | None] = ByLoader(
+    lambda loaders: loaders.sentiment,
+    attrgetter("row_id"),
+    lambda row: Sentiment.from_row(row) if row is not None else None,
+)
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -91,8 +107,9 @@ class Sentiment:
         )
 
     @strawberry.field
+    @by_loader(STOCK)
     async def stock(self, info: strawberry.Info[Context]) -> Stock:
-        return await load_stock(info, self.stock_id)
+        return await STOCK.resolve(self, info.context.loaders)
 
 
 @strawberry.type(description="Sentiment of one history bucket; empty buckets have zero counts.")
@@ -145,8 +162,9 @@ class Mention:
         )
 
     @strawberry.field
+    @by_loader(STOCK)
     async def stock(self, info: strawberry.Info[Context]) -> Stock:
-        return await load_stock(info, self.stock_id)
+        return await STOCK.resolve(self, info.context.loaders)
 
 
 @strawberry.type
@@ -204,9 +222,9 @@ class Stock:
         )
 
     @strawberry.field(description="Rolling last 24 hours; null when nobody mentioned the stock.")
+    @by_loader(SENTIMENT)
     async def sentiment(self, info: strawberry.Info[Context]) -> Sentiment | None:
-        row = await info.context.loaders.sentiment.load(self.row_id)
-        return Sentiment.from_row(row) if row is not None else None
+        return await SENTIMENT.resolve(self, info.context.loaders)
 
     @strawberry.field(description="The last `last` buckets, oldest first (1..720).")
     async def sentiment_history(
@@ -289,12 +307,12 @@ class TrendingStock:
         )
 
     @strawberry.field
+    @by_loader(STOCK)
     async def stock(self, info: strawberry.Info[Context]) -> Stock:
-        return await load_stock(info, self.stock_id)
+        return await STOCK.resolve(self, info.context.loaders)
 
 
-async def load_stock(info: strawberry.Info[Context], stock_id: int) -> Stock:
-    row = await info.context.loaders.stock_by_id.load(stock_id)
+def _present_stock(row: StockRow | None) -> Stock:
     if row is None:  # a foreign key guarantees the row; a delete mid-request is the only way here
-        raise LookupError(f"stock {stock_id} vanished")
+        raise LookupError("a stock vanished during the request")
     return Stock.from_row(row)

@@ -14,6 +14,7 @@ from schema.compiled.plan import (
     ObjectPlan,
     ObjectSlot,
     basic_attribute,
+    loaded_spec,
     resolver_of,
     static_arguments,
 )
@@ -45,6 +46,7 @@ def object_plan(
             attribute=basic_attribute(definition),
             args=static_arguments(executor, definition, details),
             timed=timed,
+            loaded=loaded_spec(executor.schema, definition),
         )
         prepare(plan, definition is TypeNameMetaFieldDef)
         plans.append(plan)

@@ -37,6 +37,8 @@ def prepare(field: FieldPlan, typename: bool) -> None:
     field.complete = completion(field, field.return_type)
     if typename:
         field.run = fields.run_typename
+    elif field.loaded is not None:
+        field.run = fields.run_loaded
     elif field.attribute is None:
         field.run = fields.run_resolver
     elif is_leaf_type(unwrap_non_null(field.return_type)):

@@ -151,6 +151,57 @@ def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Pa
     return completed
 
 
+def run_loaded(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
+    """A `ByLoader` field (schema/loaded.py): its resolver's work, done in place.
+
+    The loader is asked exactly as the resolver asks it; a value it already holds (a done future)
+    completes here, without the resolver's coroutine, an Info or a task; a pending one is awaited
+    as the resolver would await it. Timed as the resolver is.
+    """
+    spec = field.loaded
+    assert spec is not None
+    path = Path(parent, field.key, field.parent_name)
+    trace = current_trace() if field.timed else None
+    start = time.perf_counter_ns() if trace is not None else 0
+    try:
+        future = spec.loader(ex.context_value.loaders).load(spec.key(source))
+        if not future.done():
+            timing = None if trace is None else (trace, Timed(field, path), start)
+            return complete_awaitable(ex, field, path, built(future, spec.build), timing)
+        try:
+            value = spec.build(future.result())
+        finally:
+            if trace is not None:
+                record(trace, Timed(field, path), start)
+        completed = field.complete(ex, path, value)
+        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+            return await_completed(ex, field, path, completed)
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, field.return_type, field.details, path)
+        return None
+    return completed
+
+
+class Timed:
+    """What a resolver timing reads of a resolve info (schema/timing.py, `record`)."""
+
+    __slots__ = ("field_name", "parent_type", "path", "return_type")
+
+    def __init__(self, field: FieldPlan, path: Path) -> None:
+        self.path = path
+        self.parent_type = field.parent
+        self.field_name = (
+            field.definition.ast_node.name.value
+            if field.definition.ast_node
+            else field.nodes[0].name.value
+        )
+        self.return_type = field.return_type
+
+
+async def built(future: Any, build: Any) -> Any:
+    return build(await future)
+
+
 async def complete_awaitable(
     ex: CompiledExecutor,
     field: FieldPlan,

@@ -27,6 +27,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 
+from schema.loaded import ByLoader, spec_of
 from schema.timing import TIMED
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class FieldPlan:
     attribute: str | None  # read with getattr instead of calling Strawberry's attribute resolver
     args: dict[str, Any] | None  # None: they depend on variables, coerced once per request
     timed: bool = False  # `resolve` is timed by run_resolver (schema/timing.py's wrapper unwrapped)
+    loaded: ByLoader[Any, Any, Any] | None = None  # read from its loader in place (run_loaded)
     leaf_class: type | None = None  # values of this class complete as they are (see complete.py)
     complete: Complete = field(default=lambda *_: None)
     run: FieldRun = field(default=lambda *_: None)
@@ -145,6 +147,15 @@ def resolver_of(schema: Any, definition: GraphQLField) -> tuple[Callable[..., An
     if timed:
         return definition.resolve.__wrapped__, True  # type: ignore[union-attr]
     return definition.resolve, False
+
+
+def loaded_spec(schema: Any, definition: GraphQLField) -> ByLoader[Any, Any, Any] | None:
+    """The field's `ByLoader` (schema/loaded.py), when its resolver is one's and is called directly
+    (no arguments, extensions or exception handlers: nothing of Strawberry's runs around it)."""
+    if direct_resolver(schema, definition) is None:
+        return None
+    strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
+    return spec_of(strawberry_field.base_resolver.wrapped_func) if strawberry_field else None
 
 
 def static_arguments(
