@@ -113,7 +113,8 @@ class Database:
     # The same pool, in autocommit: a read of one statement needs no BEGIN/ROLLBACK round trips.
     reader: AsyncEngine
     watchers: list[ReadWatcher] = field(default_factory=list)
-    # Statements of `fetch` compiled for the driver, by statement (module-level constants).
+    # Statements of `fetch` compiled for the driver, by statement (built once per shape by the
+    # loaders), at most LEAN_STATEMENTS of them.
     _lean: dict[Executable, LeanStatement] = field(default_factory=dict)
 
     @property
@@ -202,9 +203,7 @@ def create_database(settings: Settings) -> Database:
     # ingest batch of client text) into logs and tracebacks.
     kwargs: dict[str, Any] = {"hide_parameters": True}
     postgresql = url.get_backend_name() == "postgresql"
-    if not postgresql:
-        kwargs["pool_pre_ping"] = settings.db_pool_pre_ping
-    if postgresql:
+    if postgresql:  # the pool check is `_check_on_checkout`'s, below
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
@@ -223,7 +222,10 @@ def create_database(settings: Settings) -> Database:
             },
         )
     else:
-        kwargs.update(connect_args={"timeout": settings.db_pool_timeout_s})
+        kwargs.update(
+            pool_pre_ping=settings.db_pool_pre_ping,
+            connect_args={"timeout": settings.db_pool_timeout_s},
+        )
     engine = create_async_engine(url, **kwargs)
     if postgresql and settings.db_pool_pre_ping:
         _check_on_checkout(engine, settings.db_pool_ping_idle_s)

@@ -110,19 +110,24 @@ def run_leaf_attribute(
         return None
 
 
+def complete_value(ex: CompiledExecutor, field: FieldPlan, path: Path, value: Any) -> Any:
+    """The field's value completed, or an awaitable of it whose errors are the field's."""
+    completed = field.complete(ex, path, value)
+    if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+        return await_completed(ex, field, path, completed)
+    return completed
+
+
 def run_attribute(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
     path = Path(parent, field.key, field.parent_name)
     try:
         result = getattr(source, field.attribute)  # type: ignore[arg-type]
         if result.__class__ not in PLAIN and ex.is_awaitable(result):
             return complete_awaitable(ex, field, path, result)
-        completed = field.complete(ex, path, result)
-        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
-            return await_completed(ex, field, path, completed)
+        return complete_value(ex, field, path, result)
     except Exception as raw_error:
         ex.handle_field_error(raw_error, field.return_type, field.details, path)
         return None
-    return completed
 
 
 def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
@@ -142,13 +147,10 @@ def run_resolver(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Pa
         if ex.is_awaitable(result):
             timing = None if trace is None else (trace, info, start)
             return complete_awaitable(ex, field, path, result, timing)
-        completed = field.complete(ex, path, result)
-        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
-            return await_completed(ex, field, path, completed)
+        return complete_value(ex, field, path, result)
     except Exception as raw_error:
         ex.handle_field_error(raw_error, field.return_type, field.details, path)
         return None
-    return completed
 
 
 def run_loaded(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path | None) -> Any:
@@ -173,13 +175,10 @@ def run_loaded(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path
         finally:
             if trace is not None:
                 record(trace, Timed(field, path), start)
-        completed = field.complete(ex, path, value)
-        if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
-            return await_completed(ex, field, path, completed)
+        return complete_value(ex, field, path, value)
     except Exception as raw_error:
         ex.handle_field_error(raw_error, field.return_type, field.details, path)
         return None
-    return completed
 
 
 class Timed:
@@ -190,11 +189,7 @@ class Timed:
     def __init__(self, field: FieldPlan, path: Path) -> None:
         self.path = path
         self.parent_type = field.parent
-        self.field_name = (
-            field.definition.ast_node.name.value
-            if field.definition.ast_node
-            else field.nodes[0].name.value
-        )
+        self.field_name = field.nodes[0].name.value  # graphql-core's `info.field_name`
         self.return_type = field.return_type
 
 
