@@ -323,7 +323,8 @@ class ResponseCache:
             (b"x-cache", b"MISS"),
         ]
         size = len(shared_body) - 1
-        if (deflated or brotli) and body.startswith(shared_body[:size]):
+        compressed = deflated is not None or brotli is not None
+        if compressed and body.startswith(shared_body[:size]):
             # The caller's own body is the stored head and its cost: compress only its tail.
             answer, encoding = self._answer(shared_body, deflated, brotli, body[size:], scope)
             recorder.replace_body(answer)
