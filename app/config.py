@@ -710,9 +710,9 @@ class Settings(BaseSettings):
     compress_level: int = Field(
         default=5, ge=1, le=9, description="gzip level, 1 (fastest) to 9 (smallest)"
     )
-    # Quality 4 compresses a 10 KB answer in about half gzip level 5's CPU and a 100 KB one in
-    # about 0.7 of it, and smaller than gzip (docs/BENCHMARKS.md, step 7); 5 is ~10% smaller
-    # again for about gzip's CPU; from 7 on the CPU grows many times for nothing.
+    # Quality 4 costs about gzip level 5's CPU on a 10 KB answer and 0.7-0.85 of it on a 100 KB
+    # one, for 7-12% fewer bytes; 5 saves 6-11% more for 1.3-1.9 times gzip's CPU
+    # (docs/BENCHMARKS.md, step 7).
     compress_brotli_quality: int = Field(
         default=4, ge=0, le=11, description="brotli quality, 0 (fastest) to 11 (smallest)"
     )
