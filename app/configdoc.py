@@ -99,6 +99,10 @@ def allowed(field: FieldInfo) -> str:
         text = "string (secret)"
     elif typing.get_origin(annotation) is dict:
         text = "JSON object"
+    elif typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        choices = typing.get_args(item) if typing.get_origin(item) is Literal else ()
+        text = "comma-separated list" + (f" of {', '.join(choices)}" if choices else "")
     else:
         patterns = [m.pattern for m in field.metadata if hasattr(m, "pattern")]
         lengths = [m.max_length for m in field.metadata if hasattr(m, "max_length")]

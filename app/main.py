@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import HTTPConnection
 
 from app.cache import cache_state
@@ -24,6 +23,7 @@ from app.http.limits import (
     internal_error_handler,
 )
 from app.http.response_cache import ResponseCache
+from app.http.response_compression import ResponseCompression
 from app.http.security_headers import SecurityHeaders
 from app.http.wire import ExposeWire
 from app.logging import configure_logging
@@ -167,9 +167,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Outside the response cache, which sends its hits already compressed (Content-Encoding
         # set: passed through); this compresses what executed and was not stored.
         app.add_middleware(
-            GZipMiddleware,
+            ResponseCompression,
+            offered=settings.compress_encodings,
             minimum_size=settings.compress_min_bytes,
-            compresslevel=settings.compress_level,
+            gzip_level=settings.compress_level,
+            brotli_quality=settings.compress_brotli_quality,
         )
     # The HTTP rules are added last, so they run first: a refused request never reaches the
     # response cache.

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import uvicorn
@@ -44,16 +44,25 @@ class LiveServer:
 @asynccontextmanager
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(settings)
+    async with live_asgi(app, ws_max_size=settings.ws_max_message_bytes) as port:
+        yield LiveServer(app, port)
+
+
+@asynccontextmanager
+async def live_asgi(
+    app: Any, ws_max_size: int = 16 * 1024 * 1024, lifespan: Literal["on", "off"] = "on"
+) -> AsyncIterator[int]:
+    """Serve any ASGI app with uvicorn on 127.0.0.1; its port."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,
         log_level="warning",
-        lifespan="on",
+        lifespan=lifespan,
         http=connections.HTTP,
         ws=connections.WEBSOCKET,
         ws_max_queue=4,
-        ws_max_size=settings.ws_max_message_bytes,
+        ws_max_size=ws_max_size,
         server_header=False,
     )
     server = uvicorn.Server(config)
@@ -62,9 +71,9 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port: int = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield LiveServer(app, port)
+        yield port
     finally:
         server.should_exit = True
         await task

@@ -1,1 +1,1 @@
-"""HTTP in front of GraphQL: request rules, response cache and APQ, gzip, headers, GraphiQL."""
+"""HTTP before GraphQL: request rules, response cache and APQ, compression, headers, GraphiQL."""

@@ -1,10 +1,18 @@
-"""gzip for responses whose head is stored: compressed once, completed per request by its tail.
+"""Compressed answers for responses whose head is stored: compressed once, completed per request.
 
 A response-cache hit is the stored body with the caller's own `extensions.cost` appended, so
-its bytes differ on every request. The stored part is deflated once, up to a sync point (a byte
-boundary, no final block), when the entry is written; a hit deflates only its few tail bytes as
-the final block and wraps both in one gzip member, whose CRC-32 continues from the stored
-part's. Any gzip decoder reads the result as one stream.
+its bytes differ on every request. The stored part (the head) is compressed once, when the entry
+is written, in each coding offered; a hit only appends its few tail bytes:
+
+- gzip: the head is deflated up to a sync point (a byte boundary, no final block); a hit deflates
+  its tail as the final block and wraps both in one gzip member, whose CRC-32 continues from the
+  head's.
+- brotli: the head is compressed and flushed, not finished. A flush ends on a byte boundary (the
+  encoder pads with an empty metadata meta-block), so the stream can go on with meta-blocks of
+  our own: a hit appends its tail as uncompressed meta-blocks (RFC 7932 §9.2) and the final empty
+  meta-block. Nothing is compressed per hit; brotli has no checksum or length to carry on.
+
+Any gzip or brotli decoder reads the result as one stream.
 """
 
 from __future__ import annotations
@@ -13,9 +21,17 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+import brotli
+
 # Magic, deflate, no flags, no modification time, no extra flags, unknown OS (RFC 1952).
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 RAW_DEFLATE = -zlib.MAX_WBITS  # deflate blocks with no zlib or gzip wrapper
+# An uncompressed meta-block's header with 4 nibbles of MLEN-1 (bits, lowest first: ISLAST=0,
+# MNIBBLES=0 for 4, MLEN-1 in 16 bits, ISUNCOMPRESSED=1, then 4 zero bits to the byte boundary)
+# holds at most 65,536 bytes; a longer tail takes several blocks.
+UNCOMPRESSED_MAX = 1 << 16
+UNCOMPRESSED = 1 << 19
+LAST_EMPTY = b"\x03"  # ISLAST=1, ISLASTEMPTY=1, zero padding: the end of a brotli stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +58,26 @@ def gzip_with(head: Deflated, tail: bytes, level: int) -> bytes:
     return GZIP_HEADER + head.data + end + trailer
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header admits gzip (by name or `*`) with a non-zero q."""
-    for item in accept_encoding.lower().split(","):
-        name, _, params = item.partition(";")
-        if name.strip() not in ("gzip", "*"):
-            continue
-        q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
-        try:
-            return float(q) > 0
-        except ValueError:
-            return False
-    return False
+def brotli_head(head: bytes, quality: int) -> bytes:
+    """A brotli stream of `head`, flushed (byte-aligned) and not finished."""
+    compressor = brotli.Compressor(quality=quality)
+    data: bytes = compressor.process(head) + compressor.flush()
+    return data
+
+
+def brotli_with(head: bytes, tail: bytes) -> bytes:
+    """The brotli stream of the head's bytes followed by `tail`, finished."""
+    if len(tail) <= UNCOMPRESSED_MAX:  # a hit's tail: one block
+        return head + _uncompressed(tail) + LAST_EMPTY
+    blocks = (
+        _uncompressed(tail[i : i + UNCOMPRESSED_MAX]) for i in range(0, len(tail), UNCOMPRESSED_MAX)
+    )
+    return head + b"".join(blocks) + LAST_EMPTY
+
+
+def _uncompressed(data: bytes) -> bytes:
+    """`data` (at most 65,536 bytes) as an uncompressed meta-block; nothing for no data (a
+    meta-block holds at least one byte)."""
+    if not data:
+        return b""
+    return (UNCOMPRESSED | ((len(data) - 1) << 3)).to_bytes(3, "little") + data

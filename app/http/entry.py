@@ -1,6 +1,12 @@
-"""How a shared response is stored: a JSON head (tags and generations, expiry, ETag, requested
-cost, operation, gzip trailer), a newline, the body without the caller's cost, and the body's head
-deflated once for gzip answers."""
+"""How a shared response is stored: a JSON head, a newline, the body without the caller's cost,
+then the body's head (all but its closing brace) compressed once for each coding offered.
+
+The head is `[tags with generations, expiry, ETag, requested cost, operation, crc, size,
+brotli_size]`: `crc` is the gzip CRC-32 of the body's `size` head bytes, null without a deflated
+head; `brotli_size` is the length of the brotli head at the end, 0 without one. So the stored
+bytes are `body`, then the deflated head (if any), then the brotli head (if any). An entry
+written before brotli (seven fields) reads as one without a brotli head.
+"""
 
 from __future__ import annotations
 
@@ -23,21 +29,48 @@ def without_cost(body: bytes) -> tuple[bytes, int] | None:
     return orjson.dumps(document), int(requested)
 
 
-Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes, Deflated | None]
+Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes, Deflated | None, bytes | None]
+
+
+def encode(
+    tags: list[tuple[str, int]],
+    expires: float,
+    etag: str,
+    requested: int,
+    operation: str,
+    body: bytes,
+    deflated: Deflated | None,
+    brotli: bytes | None,
+) -> bytes:
+    crc = deflated.crc if deflated is not None else None
+    brotli = brotli or b""
+    head = [tags, expires, etag, requested, operation, crc, len(body) - 1, len(brotli)]
+    gzip = deflated.data if deflated is not None else b""
+    return orjson.dumps(head) + b"\n" + body + gzip + brotli
 
 
 def decode(raw: bytes | None) -> Entry | None:
     """A stored entry: its tags with their generations, expiry, ETag, cost, operation, body,
-    and the body's head deflated for gzip answers (None when it was too small)."""
+    and the body's head deflated for gzip answers and compressed for brotli ones (each None when
+    the entry has none: too small, not offered, or written before brotli)."""
     if raw is None:
         return None
-    head, _, stored = raw.partition(b"\n")
+    newline = raw.find(b"\n")
+    if newline < 0:
+        return None
     try:
-        tags, expires, etag, requested, operation, crc, size = orjson.loads(head)
+        tags, expires, etag, requested, operation, crc, size, *rest = orjson.loads(raw[:newline])
         pairs = [(str(tag), int(generation)) for tag, generation in tags]
+        (brotli_size,) = rest or [0]  # an entry written before brotli has no such field
+        brotli_size, size, crc = int(brotli_size), int(size), None if crc is None else int(crc)
+        head = (pairs, float(expires), str(etag), int(requested), str(operation))
     except (orjson.JSONDecodeError, ValueError, TypeError):
-        return None  # unreadable, or written by an older version: a miss that rewrites it
-    body, deflated = stored, None
-    if crc is not None:
-        body, deflated = stored[: size + 1], Deflated(stored[size + 1 :], int(crc), int(size))
-    return pairs, float(expires), str(etag), int(requested), str(operation), body, deflated
+        return None  # unreadable, or in an unknown format: a miss that rewrites it
+    start, end = newline + 1, len(raw) - brotli_size
+    if not start <= end <= len(raw) or (crc is not None and not start + size < end):
+        return None
+    brotli = raw[end:] if brotli_size else None
+    if crc is None:
+        return (*head, raw[start:end], None, brotli)
+    body_end = start + size + 1
+    return (*head, raw[start:body_end], Deflated(raw[body_end:end], crc, size), brotli)

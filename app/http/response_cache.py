@@ -38,10 +38,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.cache import RESPONSES_TAG, Cache
 from app.config import Settings
-from app.http.compression import Deflated, accepts_gzip, deflate_head, gzip_with
-from app.http.entry import decode, without_cost
+from app.http.compression import Deflated, brotli_head, brotli_with, deflate_head, gzip_with
+from app.http.entry import decode, encode, without_cost
 from app.http.graphql_request import GraphQLRequest, parse, read_body, replay
 from app.http.hit_lookup import HitLookup, Lookup
+from app.http.negotiation import BROTLI, GZIP, IDENTITY, accept_encoding, negotiate
 from app.http.sending import Recorder, private, send_bytes
 from app.ratelimit import (
     Buckets,
@@ -79,6 +80,8 @@ class ResponseCache:
         self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
         self.apq_prefix = f"{settings.cache_namespace}:apq:"
         self.rate = tier_rate(settings, "anonymous")  # what a hit is charged against
+        # The codings a stored head is kept in, in the server's preference.
+        self.offered = tuple(settings.compress_encodings) if settings.compress_enabled else ()
         self._hits: HitLookup | None = None
         # Misses executing now (or stored a moment ago), by entry key; done once answered.
         self._inflight: dict[str, asyncio.Future[None]] = {}
@@ -238,7 +241,7 @@ class ResponseCache:
         hit = decode(found.raw)
         if hit is None:
             return False
-        _, expires, etag, requested, operation, body, deflated = hit
+        _, expires, etag, requested, operation, body, deflated, brotli = hit
         max_age = int(expires - time.time())
         if found.decision is None and max_age <= 0:
             return False
@@ -263,7 +266,7 @@ class ResponseCache:
             await send_bytes(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
             self._record_hit(scope, operation, started, "THROTTLED")
             return True
-        answer, encoding = self._answer(body, deflated, tail, headers)
+        answer, encoding = self._answer(body, deflated, brotli, tail, scope)
         await send_bytes(send, 200, answer, [*shared, *encoding])
         self._record_hit(scope, operation, started)
         return True
@@ -307,45 +310,83 @@ class ResponseCache:
         operation = state.get(OPERATION_STATE_KEY) or ANONYMOUS
         if len(tags) > self.settings.cache_response_max_tags:
             tags = {RESPONSES_TAG: responses_generation}
-        deflated = self._deflate(shared_body)
-        crc, size = (deflated.crc, deflated.size) if deflated else (None, 0)
-        head = [sorted(tags.items()), time.time() + ttl, etag, requested, operation, crc, size]
-        stored = shared_body + (deflated.data if deflated else b"")
-        await cache.backend.set_many([(key, orjson.dumps(head) + b"\n" + stored, ttl)])
+        deflated, brotli = self._compress_head(shared_body)
+        expires = time.time() + ttl
+        entry = encode(
+            sorted(tags.items()), expires, etag, requested, operation, shared_body, deflated, brotli
+        )
+        await cache.backend.set_many([(key, entry, ttl)])
         cache.record("response", "writes")
         headers_out = [
             (b"cache-control", f"public, max-age={int(ttl)}".encode()),
             (b"etag", etag.encode()),
             (b"x-cache", b"MISS"),
         ]
-        if deflated is not None and body.startswith(shared_body[:-1]):
+        size = len(shared_body) - 1
+        compressed = deflated is not None or brotli is not None
+        if compressed and body.startswith(shared_body[:size]):
             # The caller's own body is the stored head and its cost: compress only its tail.
-            answer, encoding = self._answer(shared_body, deflated, body[size:], headers)
+            answer, encoding = self._answer(shared_body, deflated, brotli, body[size:], scope)
             recorder.replace_body(answer)
             headers_out += encoding
         await recorder.flush(headers_out)
         return True
 
-    def _deflate(self, shared_body: bytes) -> Deflated | None:
-        """The stored body's head (all but its closing brace) deflated once, for gzip answers;
-        None when the body is too small to be worth compressing."""
+    def _compress_head(self, shared_body: bytes) -> tuple[Deflated | None, bytes | None]:
+        """The stored body's head (all but its closing brace) compressed once in each coding
+        offered: deflated for gzip answers, flushed brotli for br ones; (None, None) when the
+        body is too small to be worth compressing.
+
+        Both are kept whatever the caller asked, so that no hit ever compresses its body, for
+        any client: browsers take br, many HTTP libraries only gzip, and the first caller says
+        nothing of the next ones. The brotli head is ~0.07-0.14 of the body (JSON compresses
+        well): an entry grows by that much (docs/CACHING.md); COMPRESS_ENCODINGS drops either.
+        """
         settings = self.settings
-        if not settings.compress_enabled or len(shared_body) < settings.compress_min_bytes:
-            return None
-        return deflate_head(shared_body[:-1], settings.compress_level)
+        if not self.offered or len(shared_body) < settings.compress_min_bytes:
+            return None, None
+        head = shared_body[:-1]
+        deflated = deflate_head(head, settings.compress_level) if GZIP in self.offered else None
+        brotli = (
+            brotli_head(head, settings.compress_brotli_quality) if BROTLI in self.offered else None
+        )
+        return deflated, brotli
 
     def _answer(
-        self, shared_body: bytes, deflated: Deflated | None, tail: bytes, headers: Headers
+        self,
+        shared_body: bytes,
+        deflated: Deflated | None,
+        brotli: bytes | None,
+        tail: bytes,
+        scope: Scope,
     ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        """The stored body completed by `tail`: gzip when the client takes it and the entry has
-        a deflated head (only the tail is compressed here), else plain."""
-        if deflated is None:
-            return shared_body[:-1] + tail, []
-        if not accepts_gzip(headers.get("accept-encoding", "")):
-            # GZipMiddleware, outside, adds the Vary header to a plain answer of this size.
-            return shared_body[:-1] + tail, []
-        answer = gzip_with(deflated, tail, self.settings.compress_level)
-        return answer, [VARY, (b"content-encoding", b"gzip")]
+        """The stored body completed by `tail`, in the coding negotiated among those the entry
+        holds a head for (only the tail is added here), else plain.
+
+        A plain answer of COMPRESS_MIN_BYTES or more goes through ResponseCompression, outside,
+        which adds the Vary header; it would compress it only for a client that takes br and not
+        gzip, from an entry written before brotli.
+        """
+        coding = IDENTITY
+        if deflated is not None or brotli is not None:
+            coding = negotiate(accept_encoding(scope), self._codings(deflated, brotli))
+        if coding == BROTLI and brotli is not None:
+            return brotli_with(brotli, tail), [VARY, (b"content-encoding", b"br")]
+        if coding == GZIP and deflated is not None:
+            answer = gzip_with(deflated, tail, self.settings.compress_level)
+            return answer, [VARY, (b"content-encoding", b"gzip")]
+        return shared_body[:-1] + tail, []
+
+    def _codings(self, deflated: Deflated | None, brotli: bytes | None) -> tuple[str, ...]:
+        """The codings offered that an entry holds a head for."""
+        if deflated is not None and brotli is not None:
+            return self.offered  # the usual entry: one tuple, so one negotiation cache entry
+        return tuple(
+            coding
+            for coding in self.offered
+            if (coding == GZIP and deflated is not None)
+            or (coding == BROTLI and brotli is not None)
+        )
 
     async def _charge_hit(self, scope: Scope, requested: int) -> tuple[bytes, int | None]:
         """Charge a hit to the caller's budget: the tail that completes the stored body with the

@@ -104,3 +104,28 @@ def test_bad_value_is_refused_naming_the_setting(
     errors = caught.value.errors()
     assert [e["loc"] for e in errors] == [(field,)]
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("br,gzip", ["br", "gzip"]), ("gzip", ["gzip"]), (" GZIP , br ", ["gzip", "br"])],
+)
+def test_compress_encodings_is_a_comma_separated_list_in_order_of_preference(
+    clean_env: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    clean_env.setenv("COMPRESS_ENCODINGS", value)
+    assert Settings(_env_file=None).compress_encodings == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("zstd", "'br' or 'gzip'"), ("", "at least 1 item"), ("gzip,gzip", "each coding once")],
+)
+def test_compress_encodings_refuses_unknown_missing_or_repeated_codings(
+    clean_env: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    clean_env.setenv("COMPRESS_ENCODINGS", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert message in str(caught.value)
+    assert {e["loc"][0] for e in caught.value.errors()} == {"compress_encodings"}
