@@ -87,6 +87,11 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         future = super().load(key)
         return future if future.done() else asyncio.shield(future)
 
+    def load_shared(self, key: K) -> Future[V]:
+        """The loader's own future of `key`, which every caller of the request shares: for a
+        caller that never cancels it (the compiled plan's promises, schema/compiled/promise.py)."""
+        return super().load(key)
+
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         with loader_batch(type(self).__name__, len(keys)):
             if self.env.cache is None:

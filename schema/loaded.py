@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from aiodataloader import DataLoader
-
     from loaders import Loaders
+    from loaders.base import Loader
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -29,7 +28,7 @@ SPEC = "__insitechart_by_loader__"
 class ByLoader(Generic[K, R, T]):
     """The value is `build(loader(loaders).load(key(parent)))`."""
 
-    loader: Callable[[Loaders], DataLoader[K, R]]
+    loader: Callable[[Loaders], Loader[K, R]]
     key: Callable[[Any], K]
     build: Callable[[R], T]
 

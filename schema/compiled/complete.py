@@ -22,11 +22,12 @@ from graphql import (
     GraphQLUnionType,
     is_leaf_type,
 )
-from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect
+from graphql.pyutils import Path, Undefined, inspect
 from graphql.type import scalars
 
 from schema.compiled import fields, objects
 from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
+from schema.compiled.promise import Gather, Step, as_promise, identity
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -120,11 +121,12 @@ def never(_value: Any) -> bool:
     return False
 
 
-# Built-in scalars whose coercion returns a value of this exact class as it is.
+# Built-in scalars whose coercion returns a value of this exact class as it is (a float: if finite).
 AS_IS_CLASS: dict[Any, type] = {
     scalars.serialize_string: str,
     scalars.serialize_id: str,
     scalars.serialize_boolean: bool,
+    scalars.serialize_float: float,  # when finite (run_leaf_attribute checks)
 }
 
 # Built-in scalars: a value of the scalar's own Python type is what coercing returns.
@@ -179,6 +181,7 @@ def complete_items(
 ) -> Any:
     """Executor.complete_iterable_value, without streams (the schema has no @stream)."""
     is_awaitable = ex.is_awaitable
+    details = field.details
     completed: list[Any] = []
     awaitable_indices: list[int] = []
     try:
@@ -186,14 +189,19 @@ def complete_items(
             item_path = Path(path, index, None)
             if item.__class__ not in fields.PLAIN and fields.is_awaitable(ex, item):
                 completed.append(
-                    complete_awaitable_item(ex, field, item_type, complete_item, item_path, item)
+                    Step(as_promise(item), True, ex, complete_item, item_type, details, item_path)
                 )
                 awaitable_indices.append(index)
                 continue
             try:
                 value = complete_item(ex, item_path, item)
-                if value.__class__ not in fields.PLAIN and is_awaitable(value):
-                    completed.append(await_item(ex, field, item_type, item_path, value))
+                if value.__class__ is Gather and value.ex is None:  # made for this item
+                    completed.append(value.own(ex, item_type, details, item_path))
+                    awaitable_indices.append(index)
+                elif value.__class__ not in fields.PLAIN and is_awaitable(value):
+                    completed.append(
+                        Step(as_promise(value), True, ex, identity, item_type, details, item_path)
+                    )
                     awaitable_indices.append(index)
                 else:
                     completed.append(value)
@@ -206,44 +214,4 @@ def complete_items(
         raise
     if not awaitable_indices:
         return completed
-    return gather_items(completed, awaitable_indices)
-
-
-async def gather_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-    if len(awaitable_indices) == 1:
-        index = awaitable_indices[0]
-        completed[index] = await completed[index]
-    else:
-        awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
-        for index, value in zip(awaitable_indices, awaited, strict=True):
-            completed[index] = value
-    return completed
-
-
-async def await_item(
-    ex: CompiledExecutor, field: FieldPlan, item_type: GraphQLOutputType, path: Path, value: Any
-) -> Any:
-    try:
-        return await value
-    except Exception as raw_error:
-        ex.handle_field_error(raw_error, item_type, field.details, path)
-        return None
-
-
-async def complete_awaitable_item(
-    ex: CompiledExecutor,
-    field: FieldPlan,
-    item_type: GraphQLOutputType,
-    complete_item: Complete,
-    path: Path,
-    item: Any,
-) -> Any:
-    try:
-        resolved = await item
-        completed = complete_item(ex, path, resolved)
-        if completed.__class__ not in fields.PLAIN and ex.is_awaitable(completed):
-            completed = await completed
-    except Exception as raw_error:
-        ex.handle_field_error(raw_error, item_type, field.details, path)
-        return None
-    return completed
+    return Gather(completed, awaitable_indices, [completed[i] for i in awaitable_indices])

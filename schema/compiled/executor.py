@@ -9,6 +9,7 @@ that turn error propagation off, abort signals and execution hooks.
 
 from __future__ import annotations
 
+from asyncio import Future
 from typing import Any
 
 from graphql import (
@@ -31,7 +32,9 @@ from graphql.pyutils import AwaitableOrValue
 from schema.compiled.compile import object_plan, slot_plan
 from schema.compiled.fields import execute_fields, execute_fields_serially
 from schema.compiled.plan import FieldPlan, ObjectPlan, ObjectSlot, PlanCache
+from schema.compiled.promise import Promise, settled_by
 from schema.execution import Executor
+from schema.loaded import ByLoader
 
 CACHE_ATTRIBUTE = "_insitechart_plans"
 SUPPORTED = (OperationType.QUERY, OperationType.MUTATION)
@@ -54,6 +57,30 @@ class CompiledExecutor(Executor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._arguments: dict[int, dict[str, Any]] = {}
+        self._shared: dict[int, tuple[Future[Any], Promise]] = {}
+        self._built: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+    def built(self, spec: ByLoader[Any, Any, Any], row: Any) -> Any:
+        """`spec.build(row)`, once per row and request: a stock that ten mentions of a feed point
+        to is one `Stock`, which each of their `stock` fields completes (its values are the same
+        whichever object holds them). A build that raises is tried again by the next field."""
+        key = (id(spec), id(row))
+        held = self._built.get(key)
+        if held is not None and held[0] is row:
+            return held[1]
+        value = spec.build(row)
+        self._built[key] = (row, value)
+        return value
+
+    def shared_promise(self, future: Future[Any]) -> Promise:
+        """One promise per loader future for the whole request: one callback of the event loop
+        when it is done, however many fields wait for it. Never cancels the future."""
+        held = self._shared.get(id(future))
+        if held is not None and held[0] is future:
+            return held[1]
+        promise = settled_by(future, owned=False)
+        self._shared[id(future)] = (future, promise)
+        return promise
 
     def arguments(self, field: FieldPlan) -> dict[str, Any]:
         """A field's arguments from this request's variables, coerced once per request."""

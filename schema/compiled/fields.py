@@ -14,10 +14,11 @@ import time
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from graphql.pyutils import Path, async_reduce, gather_with_cancel
+from graphql.pyutils import Path, async_reduce
 
 from app.monitoring.collector import RequestTrace, current_trace
 from schema.compiled.plan import FieldPlan, ObjectPlan
+from schema.compiled.promise import Gather, Promise, Step, as_promise, identity
 from schema.timing import record
 
 if TYPE_CHECKING:
@@ -43,29 +44,21 @@ def execute_fields(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Pa
     results: dict[str, Any] = {}
     is_awaitable = ex.is_awaitable
     awaitable_fields: list[str] = []
+    pending: list[Promise] = []
     try:
         for field in plan.fields:
             result = field.run(ex, field, source, path)
             results[field.key] = result
             if result.__class__ not in PLAIN and is_awaitable(result):
                 awaitable_fields.append(field.key)
+                pending.append(result if isinstance(result, Promise) else as_promise(result))
     except Exception:
         if awaitable_fields:
             ex.settle_in_background([results[key] for key in awaitable_fields])
         raise
     if not awaitable_fields:
         return results
-    return gather_fields(results, awaitable_fields)
-
-
-async def gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-    if len(awaitable_fields) == 1:
-        key = awaitable_fields[0]
-        results[key] = await results[key]
-    else:
-        awaited = await gather_with_cancel(*(results[key] for key in awaitable_fields))
-        results.update(zip(awaitable_fields, awaited, strict=True))
-    return results
+    return Gather(results, awaitable_fields, pending)
 
 
 def execute_fields_serially(
@@ -98,8 +91,11 @@ def run_leaf_attribute(
     """An attribute field of a leaf type: no path, no info unless something fails."""
     try:
         result = getattr(source, field.attribute)  # type: ignore[arg-type]
-        if result.__class__ is field.leaf_class:
-            return result  # a str for a String or ID, a bool for a Boolean: what coercing gives
+        cls = result.__class__
+        if cls is field.leaf_class and (cls is not float or result - result == 0.0):
+            # What coercing gives: a str for a String or ID, a bool for a Boolean, a finite float
+            # for a Float (inf - inf and nan - nan are nan).
+            return result
         if result.__class__ not in PLAIN and ex.is_awaitable(result):
             path = Path(parent, field.key, field.parent_name)
             return complete_awaitable(ex, field, path, result)
@@ -111,10 +107,14 @@ def run_leaf_attribute(
 
 
 def complete_value(ex: CompiledExecutor, field: FieldPlan, path: Path, value: Any) -> Any:
-    """The field's value completed, or an awaitable of it whose errors are the field's."""
+    """The field's value completed, or a promise of it whose errors are the field's."""
     completed = field.complete(ex, path, value)
+    if completed.__class__ is Gather and completed.ex is None:  # made for this value
+        return completed.own(ex, field.return_type, field.details, path)
     if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
-        return await_completed(ex, field, path, completed)
+        return Step(
+            as_promise(completed), True, ex, identity, field.return_type, field.details, path
+        )
     return completed
 
 
@@ -166,12 +166,15 @@ def run_loaded(ex: CompiledExecutor, field: FieldPlan, source: Any, parent: Path
     trace = current_trace() if field.timed else None
     start = time.perf_counter_ns() if trace is not None else 0
     try:
-        future = spec.loader(ex.context_value.loaders).load(spec.key(source))
+        future = spec.loader(ex.context_value.loaders).load_shared(spec.key(source))
         if not future.done():
             timing = None if trace is None else (trace, Timed(field, path), start)
-            return complete_awaitable(ex, field, path, built(future, spec.build), timing)
+            return Step(
+                ex.shared_promise(future), False, ex, field.complete, field.return_type,
+                field.details, path, timing, spec,
+            )  # fmt: skip
         try:
-            value = spec.build(future.result())
+            value = ex.built(spec, future.result())
         finally:
             if trace is not None:
                 record(trace, Timed(field, path), start)
@@ -193,10 +196,6 @@ class Timed:
         self.return_type = field.return_type
 
 
-async def built(future: Any, build: Any) -> Any:
-    return build(await future)
-
-
 async def complete_awaitable(
     ex: CompiledExecutor,
     field: FieldPlan,
@@ -204,7 +203,11 @@ async def complete_awaitable(
     result: Any,
     timing: tuple[RequestTrace, Any, int] | None = None,
 ) -> Any:
-    """Executor.complete_awaitable_value; `timing` records the resolver's time once it resolved."""
+    """Executor.complete_awaitable_value; `timing` records the resolver's time once it resolved.
+
+    A coroutine, made a task by the object's `Gather` as `gather_with_cancel` makes it one: a
+    resolver's error is the field's inside that task, in the order graphql-core handles it.
+    """
     try:
         try:
             resolved = await result
@@ -218,13 +221,3 @@ async def complete_awaitable(
         ex.handle_field_error(raw_error, field.return_type, field.details, path)
         completed = None
     return completed
-
-
-async def await_completed(
-    ex: CompiledExecutor, field: FieldPlan, path: Path, completed: Any
-) -> Any:
-    try:
-        return await completed
-    except Exception as raw_error:
-        ex.handle_field_error(raw_error, field.return_type, field.details, path)
-        return None

@@ -111,6 +111,40 @@ def agrees(compiled: Outcome, references: list[Outcome]) -> bool:
     return any(r.formatted == compiled.formatted for r in references)
 
 
+def raced(compiled: Outcome, references: list[Outcome]) -> bool:
+    """The same data and the same nulled positions, in the same order, as one of graphql-core's
+    runs, with another error reported at a position where two errors raced to null it.
+
+    Two non-null errors under one nullable field (or the root) null it once: the first to arrive
+    is reported, the other dropped. graphql-core's first is the one its tasks reach first (the
+    shallower task nesting); the compiled plan's, the first in document order, which is also
+    graphql-js's for resolvers that fail at once. Any other difference is a disagreement.
+    """
+    for reference in references:
+        data = reference.formatted.get("data")
+        if compiled.formatted.get("data") != data:
+            continue
+        ours = compiled.formatted.get("errors", [])
+        theirs = reference.formatted.get("errors", [])
+        if len(ours) != len(theirs):
+            continue
+        nulled = [(nulled_position(data, e["path"]), nulled_position(data, f["path"]))
+                  for e, f in zip(ours, theirs, strict=True)]  # fmt: skip
+        if all(a == b for a, b in nulled) and ours != theirs:
+            return True
+    return False
+
+
+def nulled_position(data: Any, path: list[str | int]) -> tuple[str | int, ...]:
+    """The position an error nulled: the shortest prefix of its path that is null in `data`."""
+    value = data
+    for depth, key in enumerate(path):
+        if value is None:
+            return tuple(path[:depth])
+        value = value[key]
+    return tuple(path)
+
+
 async def settle(tasks: set[asyncio.Task[Any]]) -> None:
     current = asyncio.current_task()
     pending = {t for t in tasks if t is not current and not t.done()}
