@@ -1,11 +1,12 @@
 """Running a plan's fields: the steps of graphql-core's executor, with the interpretation gone.
 
-Every function here mirrors one of `graphql.execution.executor.Executor`: the same awaitables
-are made at the same points and gathered the same way (`gather_with_cancel`, one awaitable
-awaited directly), so DataLoader batches, the order of errors and the cancellation of siblings
-when a non-null error propagates are graphql-core's. What goes: collecting fields, looking up
-definitions and coercing literal arguments per object, building a path and a resolve info for
-fields that need neither (attribute fields), and the chain of type checks per value.
+Every function here mirrors one of `graphql.execution.executor.Executor`, with pending values as
+promises (promise.py): an object's or a list's are gathered by a `Gather`, which fails on the first
+error and cancels the rest as `gather_with_cancel` does, so DataLoader batches, errors and the
+cancellation of siblings when a non-null error propagates are graphql-core's. What goes: collecting
+fields, looking up definitions and coercing literal arguments per object, building a path and a
+resolve info for fields that need neither (attribute fields), the chain of type checks per value,
+and a coroutine and a task per pending field, object and list item.
 """
 
 from __future__ import annotations
