@@ -109,7 +109,7 @@ def stored(name: str, body: bytes, level: int, quality: int, repeat: int) -> Non
     head = shared[:-1]
     deflated = deflate_head(head, level)
     flushed = brotli_head(head, quality)
-    assert gzip_with(deflated, TAIL, level)[:2] == b"\x1f\x8b"
+    assert gzip_with(deflated, TAIL)[:2] == b"\x1f\x8b"
     assert brotli.decompress(brotli_with(flushed, TAIL)) == head + TAIL
     print(f"\n{name}: a response-cache entry (gzip {level}, br {quality}) and a hit's completion")
     print(f"- stored body {len(shared):,} bytes; deflated head {len(deflated.data):,} "
@@ -118,7 +118,7 @@ def stored(name: str, body: bytes, level: int, quality: int, repeat: int) -> Non
     write_gzip = cpu_us(lambda: deflate_head(head, level), repeat)
     write_br = cpu_us(lambda: brotli_head(head, quality), repeat)
     print(f"- writing the entry: deflate_head {write_gzip:,.0f} us, brotli_head {write_br:,.0f} us")
-    hit_gzip = cpu_us(lambda: gzip_with(deflated, TAIL, level), repeat)
+    hit_gzip = cpu_us(lambda: gzip_with(deflated, TAIL), repeat)
     hit_br = cpu_us(lambda: brotli_with(flushed, TAIL), repeat)
     hit_plain = cpu_us(lambda: shared[:-1] + TAIL, repeat)
     print(f"- a hit's completion ({len(TAIL)}-byte tail): gzip_with {hit_gzip:.1f} us, "

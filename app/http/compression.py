@@ -4,9 +4,10 @@ A response-cache hit is the stored body with the caller's own `extensions.cost` 
 its bytes differ on every request. The stored part (the head) is compressed once, when the entry
 is written, in each coding offered; a hit only appends its few tail bytes:
 
-- gzip: the head is deflated up to a sync point (a byte boundary, no final block); a hit deflates
-  its tail as the final block and wraps both in one gzip member, whose CRC-32 continues from the
-  head's.
+- gzip: the head is deflated up to a sync point (a byte boundary, no final block); a hit appends
+  its tail as stored (uncompressed) deflate blocks, the last one final (RFC 1951 §3.2.4), and
+  wraps both in one gzip member, whose CRC-32 continues from the head's. Nothing is compressed per
+  hit: a compressor's set-up alone cost more than the tail's few dozen bytes would save.
 - brotli: the head is compressed and flushed, not finished. A flush ends on a byte boundary (the
   encoder pads with an empty metadata meta-block), so the stream can go on with meta-blocks of
   our own: a hit appends its tail as uncompressed meta-blocks (RFC 7932 §9.2) and the final empty
@@ -30,6 +31,7 @@ RAW_DEFLATE = -zlib.MAX_WBITS  # deflate blocks with no zlib or gzip wrapper
 # MNIBBLES=0 for 4, MLEN-1 in 16 bits, ISUNCOMPRESSED=1, then 4 zero bits to the byte boundary)
 # holds at most 65,536 bytes; a longer tail takes several blocks.
 UNCOMPRESSED_MAX = 1 << 16
+STORED_MAX = 0xFFFF  # the most a stored deflate block holds (LEN is 16 bits)
 UNCOMPRESSED = 1 << 19
 LAST_EMPTY = b"\x03"  # ISLAST=1, ISLASTEMPTY=1, zero padding: the end of a brotli stream
 
@@ -49,13 +51,22 @@ def deflate_head(head: bytes, level: int) -> Deflated:
     return Deflated(data, zlib.crc32(head), len(head))
 
 
-def gzip_with(head: Deflated, tail: bytes, level: int) -> bytes:
+def gzip_with(head: Deflated, tail: bytes) -> bytes:
     """One gzip member of the head's bytes followed by `tail`."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, RAW_DEFLATE)
-    end = compressor.compress(tail) + compressor.flush()
     crc = zlib.crc32(tail, head.crc)
     trailer = struct.pack("<II", crc & 0xFFFFFFFF, (head.size + len(tail)) & 0xFFFFFFFF)
-    return GZIP_HEADER + head.data + end + trailer
+    if len(tail) <= STORED_MAX:  # a hit's tail: one block
+        return GZIP_HEADER + head.data + _stored(tail, final=True) + trailer
+    starts = range(0, len(tail), STORED_MAX)
+    blocks = (_stored(tail[i : i + STORED_MAX], final=i == starts[-1]) for i in starts)
+    return GZIP_HEADER + head.data + b"".join(blocks) + trailer
+
+
+def _stored(data: bytes, final: bool) -> bytes:
+    """`data` (at most 65,535 bytes) as a stored deflate block: BFINAL, BTYPE=00 and padding to
+    the byte boundary (the head ends on one), LEN and its one's complement, the bytes."""
+    size = len(data)
+    return struct.pack("<BHH", 1 if final else 0, size, size ^ 0xFFFF) + data
 
 
 def brotli_head(head: bytes, quality: int) -> bytes:

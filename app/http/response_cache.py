@@ -325,7 +325,7 @@ class ResponseCache:
         size = len(shared_body) - 1
         compressed = deflated is not None or brotli is not None
         if compressed and body.startswith(shared_body[:size]):
-            # The caller's own body is the stored head and its cost: compress only its tail.
+            # The caller's own body is the stored head and its cost: only its tail is added.
             answer, encoding = self._answer(shared_body, deflated, brotli, body[size:], scope)
             recorder.replace_body(answer)
             headers_out += encoding
@@ -373,7 +373,7 @@ class ResponseCache:
         if coding == BROTLI and brotli is not None:
             return brotli_with(brotli, tail), [VARY, (b"content-encoding", b"br")]
         if coding == GZIP and deflated is not None:
-            answer = gzip_with(deflated, tail, self.settings.compress_level)
+            answer = gzip_with(deflated, tail)
             return answer, [VARY, (b"content-encoding", b"gzip")]
         return shared_body[:-1] + tail, []
 

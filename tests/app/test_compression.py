@@ -32,7 +32,7 @@ def _curl_decodes_brotli() -> bool:
 @pytest.mark.parametrize("tail", [b"}", COST, b""])
 def test_a_deflated_head_and_a_tail_decompress_to_both(tail: bytes) -> None:
     head = deflate_head(HEAD, level=5)
-    answer = gzip_with(head, tail, level=5)
+    answer = gzip_with(head, tail)
     assert gzip.decompress(answer) == HEAD + tail
     # What HTTP clients use: one zlib stream in gzip mode, nothing left over.
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -41,11 +41,24 @@ def test_a_deflated_head_and_a_tail_decompress_to_both(tail: bytes) -> None:
     assert len(answer) < len(HEAD) // 3
 
 
+@pytest.mark.parametrize("size", [0xFFFE, 0xFFFF, 0x10000, 2 * 0xFFFF, 2 * 0xFFFF + 1])
+def test_a_tail_longer_than_a_stored_block_takes_several(size: int) -> None:
+    head = deflate_head(HEAD, level=5)
+    tail = bytes(i % 251 for i in range(size))
+    answer = gzip_with(head, tail)
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert decoder.decompress(answer) + decoder.flush() == HEAD + tail
+    assert decoder.eof and decoder.unused_data == b""
+    # Stored, not compressed: the tail's bytes and 5 bytes of header a block of up to 65,535.
+    blocks = max(1, -(-size // 0xFFFF))
+    assert len(answer) == 10 + len(head.data) + size + 5 * blocks + 8
+
+
 def test_the_same_head_serves_many_tails() -> None:
     head = deflate_head(HEAD, level=1)
     for cost in range(5):
         tail = b',"extensions":{"cost":%d}}' % cost
-        assert gzip.decompress(gzip_with(head, tail, level=1)) == HEAD + tail
+        assert gzip.decompress(gzip_with(head, tail)) == HEAD + tail
 
 
 def streamed(decoder: brotli.Decompressor, data: bytes) -> bytes:
