@@ -157,7 +157,9 @@ class Step(Promise):
         timing: tuple[RequestTrace, Any, int] | None = None,
         build: ByLoader[Any, Any, Any] | None = None,
     ) -> None:
-        super().__init__(upstream if owned else None)
+        self.state = PENDING  # Promise.__init__, inlined: one of these per pending field
+        self.value = self.callbacks = None
+        self.source = upstream if owned else None
         self.ex = ex
         self.complete = complete
         self.return_type = return_type
@@ -236,14 +238,16 @@ class Gather(Promise):
     __slots__ = ("children", "details", "ex", "keys", "path", "pending", "results", "return_type")
 
     def __init__(self, results: Any, keys: list[Any], children: list[Promise]) -> None:
-        super().__init__()
+        self.state = PENDING  # Promise.__init__, inlined: one of these per pending object
+        self.value = self.callbacks = self.source = None
         self.results = results
         self.keys: list[Any] | None = keys
         self.children: list[Promise] | None = children
         self.pending = len(children)
         self.ex: CompiledExecutor | None = None
+        settled = self.child_settled
         for child in children:
-            child.then(self.child_settled)
+            child.then(settled)
             if self.state != PENDING:
                 break
 
