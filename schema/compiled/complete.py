@@ -27,7 +27,7 @@ from graphql.type import scalars
 
 from schema.compiled import fields, objects
 from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
-from schema.compiled.promise import Gather, Step, as_promise, identity
+from schema.compiled.promise import Gather, Step, as_promise, field_promise
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -195,13 +195,8 @@ def complete_items(
                 continue
             try:
                 value = complete_item(ex, item_path, item)
-                if value.__class__ is Gather and value.ex is None:  # made for this item
-                    completed.append(value.own(ex, item_type, details, item_path))
-                    awaitable_indices.append(index)
-                elif value.__class__ not in fields.PLAIN and is_awaitable(value):
-                    completed.append(
-                        Step(as_promise(value), True, ex, identity, item_type, details, item_path)
-                    )
+                if value.__class__ not in fields.PLAIN and is_awaitable(value):
+                    completed.append(field_promise(ex, value, item_type, details, item_path))
                     awaitable_indices.append(index)
                 else:
                     completed.append(value)

@@ -19,7 +19,7 @@ from graphql.pyutils import Path, async_reduce
 
 from app.monitoring.collector import RequestTrace, current_trace
 from schema.compiled.plan import FieldPlan, ObjectPlan
-from schema.compiled.promise import Gather, Promise, Step, as_promise, identity
+from schema.compiled.promise import Gather, Promise, Step, as_promise, field_promise
 from schema.timing import record
 
 if TYPE_CHECKING:
@@ -110,12 +110,8 @@ def run_leaf_attribute(
 def complete_value(ex: CompiledExecutor, field: FieldPlan, path: Path, value: Any) -> Any:
     """The field's value completed, or a promise of it whose errors are the field's."""
     completed = field.complete(ex, path, value)
-    if completed.__class__ is Gather and completed.ex is None:  # made for this value
-        return completed.own(ex, field.return_type, field.details, path)
     if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
-        return Step(
-            as_promise(completed), True, ex, identity, field.return_type, field.details, path
-        )
+        return field_promise(ex, completed, field.return_type, field.details, path)
     return completed
 
 

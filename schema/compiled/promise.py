@@ -193,9 +193,7 @@ class Step(Promise):
         except BaseException as propagated:  # a non-null field's error, for its parent
             self.reject(propagated)
             return
-        if isinstance(value, Promise) or (
-            value.__class__ not in NEVER_AWAITABLE and self.ex.is_awaitable(value)
-        ):
+        if isinstance(value, Promise) or self.ex.is_awaitable(value):
             inner = as_promise(value)
             self.source = inner
             inner.then(self.completed)
@@ -218,9 +216,7 @@ class Step(Promise):
             self.resolve(None)
 
     def on_error(self, error: BaseException) -> None:
-        if not isinstance(error, Exception):
-            raise error
-        self.ex.handle_field_error(error, self.return_type, self.details, self.path)
+        field_error(self.ex, error, self.return_type, self.details, self.path)
 
     def settled(self) -> None:
         self.ex = self.complete = self.build = self.timing = None  # type: ignore[assignment]
@@ -275,10 +271,9 @@ class Gather(Promise):
         elif child.state == FAILED:
             self.state, self.value = FAILED, child.value
             self.cancel_children()  # before the error goes on, as gather_with_cancel does
-            error, ex = child.value, self.ex
-            if ex is not None and isinstance(error, Exception):
+            if self.ex is not None:
                 try:
-                    ex.handle_field_error(error, self.return_type, self.details, self.path)
+                    field_error(self.ex, child.value, self.return_type, self.details, self.path)
                     self.state, self.value = DONE, None
                 except BaseException as propagated:  # a non-null field's, for its parent
                     self.value = propagated
@@ -302,5 +297,29 @@ class Gather(Promise):
         super().settled()
 
 
-# Classes whose values are never awaitable (what Strawberry's fast path knows).
-NEVER_AWAITABLE: frozenset[type] = frozenset({type(None), bool, int, float, str, list, tuple, dict})
+def field_promise(
+    ex: CompiledExecutor,
+    value: Any,
+    return_type: GraphQLOutputType,
+    details: FieldDetailsList,
+    path: Path,
+) -> Promise:
+    """A promise of a field's (or list item's) awaitable completed value, its errors the field's:
+    a gather made for this value takes them itself, anything else gets a `Step`."""
+    if value.__class__ is Gather and value.ex is None:
+        return value.own(ex, return_type, details, path)
+    return Step(as_promise(value), True, ex, identity, return_type, details, path)
+
+
+def field_error(
+    ex: CompiledExecutor,
+    error: BaseException,
+    return_type: GraphQLOutputType,
+    details: FieldDetailsList,
+    path: Path,
+) -> None:
+    """The field's error, recorded (the field is null) or raised again, located, for a non-null
+    field's parent; what is not an Exception (a cancellation) goes on as it is."""
+    if not isinstance(error, Exception):
+        raise error
+    ex.handle_field_error(error, return_type, details, path)
