@@ -9,12 +9,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import Float, String, bindparam, cast, event, func, select, text
+from sqlalchemy import Float, Integer, String, bindparam, cast, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 
 from app.config import Settings
-from app.db import Database, _ssl_args, create_database
+from app.db import Database, LeanRecord, _ssl_args, create_database
 
 
 def test_a_loopback_server_is_reached_without_ssl_unless_the_url_asks() -> None:
@@ -188,3 +188,33 @@ async def test_a_cancelled_lean_read_gives_its_connection_back_closed(settings: 
     assert again[0].pid != before.pid  # a new connection: the cancelled one was closed
     kinds = [kind for kind, _ in seen.events]
     assert kinds == ["started", "ended", "started", "failed", "started", "ended"]
+
+
+COLUMNS = text(
+    "SELECT 1 AS id, 'x' AS label, 2 AS keys, 3 AS twice, 4 AS twice, 5 AS \"not a name\""
+).columns(id=Integer(), label=String())
+
+
+async def test_after_its_first_rows_a_lean_statement_reads_its_columns_as_properties(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the lean path is PostgreSQL's")
+    db = create_database(settings)
+    try:
+        first = await db.fetch(COLUMNS, {})
+        second = await db.fetch(COLUMNS, {})
+    finally:
+        await db.dispose()
+    assert type(first[0]) is LeanRecord  # the names are learnt from the first rows
+    row = second[0]
+    columns = type(row).__dict__
+    assert isinstance(columns["id"], property) and isinstance(columns["label"], property)
+    assert (row.id, row.label) == (first[0].id, first[0].label) == (1, "x")
+    # Record's own names and repeated names are read as LeanRecord reads them, by name
+    assert "keys" not in columns and "twice" not in columns
+    assert callable(row.keys) and row["keys"] == 2
+    assert row.twice == first[0].twice == row["twice"]
+    assert row["not a name"] == 5
+    with pytest.raises(AttributeError):
+        _ = row.missing
