@@ -59,6 +59,11 @@ class CompiledExecutor(Executor):
         self._arguments: dict[int, dict[str, Any]] = {}
         self._shared: dict[int, tuple[Future[Any], Promise]] = {}
         self._built: dict[tuple[int, int], tuple[Any, Any]] = {}
+        # (plan, object) -> (object, its completed value or promise): a query's objects reached
+        # again are completed once (objects.py, `reuse`); a mutation's may change in between.
+        self.completed: dict[tuple[int, int], tuple[Any, Any]] | None = (
+            {} if self.operation.operation is OperationType.QUERY else None
+        )
 
     def built(self, spec: ByLoader[Any, Any, Any], row: Any) -> Any:
         """`spec.build(row)`, once per row and request: a stock that ten mentions of a feed point

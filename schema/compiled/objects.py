@@ -3,6 +3,10 @@
 Mirrors graphql-core's `complete_object_value` and `complete_abstract_value`: `is_type_of` and
 `resolve_type` get a real resolve info (built only for them), an awaitable verdict is awaited
 where graphql-core awaits it, and the runtime type is checked by graphql-core's own method.
+
+In a query, an object that a selection reaches again (a feed's 500 mentions point to 50 stocks,
+`ex.built` makes each one `Stock`) is completed once: the second position takes the first's
+completed value, the same dict, when the request has no error (see `reuse`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from graphql.execution.executor import invalid_return_type_error
 from graphql.pyutils import Path, Undefined
 
 from schema.compiled import fields
-from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
+from schema.compiled.plan import Complete, FieldPlan, ObjectPlan, ObjectSlot
+from schema.compiled.promise import DONE, FAILED, PENDING, Promise
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -61,7 +66,79 @@ def complete_object(
         if not verdict:
             raise invalid_return_type_error(slot.type, result, field.details)
     plan = slot.plan or ex.compile_slot(slot)
-    return fields.execute_fields(ex, plan, result, path)
+    memo = ex.completed
+    if memo is None:
+        return fields.execute_fields(ex, plan, result, path)
+    key = (id(plan), id(result))
+    held = memo.get(key)
+    if held is not None and held[0] is result:
+        return reuse(ex, plan, result, path, held[1])
+    completed = fields.execute_fields(ex, plan, result, path)
+    memo[key] = (result, completed)
+    return completed
+
+
+def reuse(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path, first: Any) -> Any:
+    """The object completed again at `path`, as `first` was completed for the same plan.
+
+    The values of a selection depend only on the object and the plan (the loaders answer a key
+    the same way all request long), so the first completion is the answer here too, unless an
+    error was raised anywhere: an error's path is its position's, and a reuse would drop it.
+    Then, and whenever the first fails or is cancelled, the object is completed anew, as
+    graphql-core completes it. Resolvers below a reused position are not run again (nor timed).
+    """
+    if isinstance(first, Promise):
+        if first.state != DONE:
+            return Reused(first, ex, plan, source, path)
+        first = first.value
+    if not ex.collected_errors.errors:
+        return first
+    return fields.execute_fields(ex, plan, source, path)
+
+
+class Reused(Promise):
+    """A position waiting for the first completion of the same object and plan (`reuse`); it
+    does not own that completion: cancelling this position leaves the first running."""
+
+    __slots__ = ("ex", "object", "path", "plan")
+
+    def __init__(
+        self, first: Promise, ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path
+    ) -> None:
+        super().__init__()
+        self.ex: CompiledExecutor | None = ex
+        self.plan, self.object, self.path = plan, source, path
+        first.then(self.first_settled)
+
+    def first_settled(self, first: Promise) -> None:
+        ex = self.ex
+        if self.state != PENDING or ex is None:
+            return
+        if first.state == DONE and not ex.collected_errors.errors:
+            self.resolve(first.value)
+            return
+        try:
+            value = fields.execute_fields(ex, self.plan, self.object, self.path)
+        except Exception as error:  # a non-null field's, for the field holding this object
+            self.reject(error)
+            return
+        if isinstance(value, Promise):
+            self.source = value  # owned: cancelled with this position
+            value.then(self.completed)
+        else:
+            self.resolve(value)
+
+    def completed(self, inner: Promise) -> None:
+        if inner.state == DONE:
+            self.resolve(inner.value)
+        elif inner.state == FAILED:
+            self.reject(inner.value)
+        else:
+            self.cancel()
+
+    def settled(self) -> None:
+        self.ex = self.plan = self.object = self.path = None  # type: ignore[assignment]
+        super().settled()
 
 
 async def complete_checked_later(
