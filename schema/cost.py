@@ -224,11 +224,18 @@ class CostAnalysis:
         root = self.root_type(operation)
         if root is None or not data:
             return 0
-        return self._actual(operation.selection_set, root, data)
+        return self._actual(operation.selection_set, root, data, {})
 
     def _actual(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, data: Mapping[str, Any]
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        data: Mapping[str, Any],
+        seen: dict[tuple[int, int, int], int],
     ) -> int:
+        """The cost of `data` as selected; `seen`: the cost of each result object already
+        walked, by selection and object (the compiled executor gives an object reached again
+        the same dict: a feed's 500 `stock` values are 50 dicts, each walked once)."""
         total = 0
         for key, times, weight, below, named in self._weighed(selection_set, parent):
             value = data.get(key)
@@ -240,7 +247,11 @@ class CostAnalysis:
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if isinstance(item, Mapping):
-                    total += times * (weight + self._actual(below, named, item))
+                    memo = (id(below), id(named), id(item))
+                    cost = seen.get(memo)
+                    if cost is None:
+                        cost = seen[memo] = self._actual(below, named, item, seen)
+                    total += times * (weight + cost)
         return total
 
     def _weighed(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> Weighed:

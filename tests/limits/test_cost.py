@@ -157,3 +157,20 @@ def test_cost_metadata_beside_a_field_replaces_the_default_weight() -> None:
     mutation_operation = select_operation(mutation, None)
     assert isinstance(mutation_operation, OperationDefinitionNode)
     assert CostAnalysis(schema._schema, mutation, 10).requested(mutation_operation, {}) == 10
+
+
+def test_an_object_at_several_positions_costs_at_each() -> None:
+    # The compiled executor gives an object reached again the same dict (a feed's mentions of
+    # one stock): the walk remembers its cost, and still counts it at every position.
+    schema = strawberry.Schema(query=WeightedQuery, mutation=WeightedMutation)
+    text = "query { items(first: 3) { name quote { price volume } } }"
+    document = parse_document(text, 1000)
+    operation = select_operation(document, None)
+    assert isinstance(operation, OperationDefinitionNode)
+    quote = {"price": 1.0, "volume": 2}
+    shared = {"items": [{"name": str(i), "quote": quote} for i in range(3)]}
+    copied = {"items": [{"name": str(i), "quote": dict(quote)} for i in range(3)]}
+    one_item = {"items": [{"name": "0", "quote": quote}]}
+    analysis = CostAnalysis(schema._schema, document, default_list_size=10)
+    assert analysis.actual(operation, shared) == analysis.actual(operation, copied) == 3 * 8
+    assert analysis.actual(operation, one_item) == 8
