@@ -10,9 +10,14 @@ written before brotli (seven fields) reads as one without a brotli head.
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 
 from app.http.compression import Deflated
+
+# Entry head lines remembered once read (`_head`): a few hundred entries are hit again and again.
+HEADS_KEPT = 1024
 
 
 def without_cost(body: bytes) -> tuple[bytes, int] | None:
@@ -29,7 +34,8 @@ def without_cost(body: bytes) -> tuple[bytes, int] | None:
     return orjson.dumps(document), int(requested)
 
 
-Entry = tuple[list[tuple[str, int]], float, str, int, str, bytes, Deflated | None, bytes | None]
+Tags = tuple[tuple[str, int], ...]
+Entry = tuple[Tags, float, str, int, str, bytes, Deflated | None, bytes | None]
 
 
 def encode(
@@ -58,14 +64,10 @@ def decode(raw: bytes | None) -> Entry | None:
     newline = raw.find(b"\n")
     if newline < 0:
         return None
-    try:
-        tags, expires, etag, requested, operation, crc, size, *rest = orjson.loads(raw[:newline])
-        pairs = [(str(tag), int(generation)) for tag, generation in tags]
-        (brotli_size,) = rest or [0]  # an entry written before brotli has no such field
-        brotli_size, size, crc = int(brotli_size), int(size), None if crc is None else int(crc)
-        head = (pairs, float(expires), str(etag), int(requested), str(operation))
-    except (orjson.JSONDecodeError, ValueError, TypeError):
+    parsed = _head(raw[:newline])
+    if parsed is None:
         return None  # unreadable, or in an unknown format: a miss that rewrites it
+    head, crc, size, brotli_size = parsed
     start, end = newline + 1, len(raw) - brotli_size
     if not start <= end <= len(raw) or (crc is not None and not start + size < end):
         return None
@@ -74,3 +76,22 @@ def decode(raw: bytes | None) -> Entry | None:
         return (*head, raw[start:end], None, brotli)
     body_end = start + size + 1
     return (*head, raw[start:body_end], Deflated(raw[body_end:end], crc, size), brotli)
+
+
+Head = tuple[Tags, float, str, int, str]
+
+
+@functools.lru_cache(maxsize=HEADS_KEPT)
+def _head(line: bytes) -> tuple[Head, int | None, int, int] | None:
+    """An entry's head line read: (tags, expiry, ETag, cost, operation), crc, size, brotli
+    size. Remembered by its bytes: every hit of an entry reads the same line (StockList's holds
+    fifty tags), and nothing in it depends on the caller."""
+    try:
+        tags, expires, etag, requested, operation, crc, size, *rest = orjson.loads(line)
+        pairs = tuple((str(tag), int(generation)) for tag, generation in tags)
+        (brotli_size,) = rest or [0]  # an entry written before brotli has no such field
+        crc = None if crc is None else int(crc)
+        head = (pairs, float(expires), str(etag), int(requested), str(operation))
+        return head, crc, int(size), int(brotli_size)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return None

@@ -36,7 +36,7 @@ class KnownRefusals:
         if (
             scope["type"] != "http"
             or scope["path"].rstrip("/") != self.path
-            or b"authorization" in dict(scope.get("headers", ()))
+            or _has_authorization(scope)
         ):
             await self.app(scope, receive, send)
             return
@@ -83,3 +83,10 @@ class KnownRefusals:
         if monitor is not None:
             code = str(extensions.get("code"))
             monitor.record_operation("anonymous", time.perf_counter() - started, [code], None, ())
+
+
+def _has_authorization(scope: Scope) -> bool:
+    for name, _ in scope.get("headers", ()):
+        if name == b"authorization":
+            return True
+    return False

@@ -21,8 +21,13 @@ from typing import Any
 
 import anyio.to_thread
 import brotli
-from starlette.middleware.gzip import GZipResponder, IdentityResponder
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.gzip import (
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    GZipResponder,
+    IdentityResponder,
+    unattached_send,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.negotiation import BROTLI, GZIP, accept_encoding, negotiate
 
@@ -55,6 +60,86 @@ class BrotliResponder(IdentityResponder):
         return part + end
 
 
+class PlainResponder:
+    """Starlette's IdentityResponder (a client that takes no coding: the answer is sent as it is,
+    with `Vary: Accept-Encoding` when it could have been compressed), its decisions taken from
+    the raw headers in one pass: it runs for every such request, a response-cache hit included,
+    where Starlette's parses the headers twice and normalises its excluded types each time.
+    tests/cache/test_response_compression.py holds the two to the same messages."""
+
+    __slots__ = ("app", "minimum_size", "passing", "send", "start", "started")
+
+    EXCLUDED = frozenset(
+        t.partition(";")[0].strip().lower() for t in DEFAULT_EXCLUDED_CONTENT_TYPES
+    )
+
+    def __init__(self, app: ASGIApp, minimum_size: int) -> None:
+        self.app = app
+        self.minimum_size = minimum_size
+        self.send: Send = unattached_send
+        self.start: Message = {}
+        self.passing = False  # already coded, partial or of an excluded type: untouched
+        self.started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.send = send
+        await self.app(scope, receive, self.send_plain)
+
+    async def send_plain(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.start = message
+            headers = message.setdefault("headers", [])
+            self.passing = message["status"] == 206 or self._untouched(headers)
+            if self.passing:
+                await self.send(message)
+        elif self.passing and kind in ("http.response.body", "http.response.pathsend"):
+            await self.send(message)
+        elif kind == "http.response.body" and not self.started:
+            self.started = True
+            body = message.get("body", b"")
+            if message.get("more_body", False) or len(body) >= self.minimum_size:
+                _add_vary(self.start["headers"])
+            await self.send(self.start)
+            await self.send(message)
+        elif kind == "http.response.pathsend":
+            await self.send(self.start)
+            await self.send(message)
+        else:  # a stream's later parts, early hints, trailers
+            await self.send(message)
+
+    def _untouched(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        content_type = None
+        for name, value in headers:
+            if name == b"content-encoding":
+                return True
+            if name == b"content-type" and content_type is None:
+                content_type = value
+        if content_type is None:
+            return False
+        media = content_type.decode("latin-1").partition(";")[0].strip().lower()
+        grpc = media.startswith("application/grpc+")
+        excluded = self.EXCLUDED
+        return (
+            media in excluded
+            or media.partition("/")[0] + "/*" in excluded
+            or (grpc and "application/grpc" in excluded)
+        )
+
+
+def _add_vary(headers: list[tuple[bytes, bytes]]) -> None:
+    """Starlette's `MutableHeaders.add_vary_header("Accept-Encoding")` on raw headers: every
+    Vary value joined into the first Vary header, the others dropped."""
+    found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]
+    if not found:
+        headers.append((b"vary", b"Accept-Encoding"))
+        return
+    joined = b", ".join([*(headers[i][1] for i in found), b"Accept-Encoding"])
+    headers[found[0]] = (b"vary", joined)
+    for i in reversed(found[1:]):
+        del headers[i]
+
+
 class ResponseCompression:
     def __init__(
         self,
@@ -81,5 +166,5 @@ class ResponseCompression:
         elif coding == GZIP:
             responder = GZipResponder(self.app, self.minimum_size, compresslevel=self.gzip_level)
         else:
-            responder = IdentityResponder(self.app, self.minimum_size)
+            responder = PlainResponder(self.app, self.minimum_size)
         await responder(scope, receive, send)

@@ -27,6 +27,7 @@ GRAPHIQL_CSP = (
 )
 # Everything else is data: nothing in it may load or run anything, nor be framed.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+API_CSP_HEADER = (b"content-security-policy", API_CSP.encode())
 HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -60,7 +61,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), *HEADERS]
                 if not _is_html(headers):
-                    headers.append((b"content-security-policy", API_CSP.encode()))
+                    headers.append(API_CSP_HEADER)
                     await send({**message, "headers": headers})
                     return
                 start = {**message, "headers": headers}  # held until the page is hashed
@@ -80,4 +81,7 @@ class SecurityHeaders:
 
 
 def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+    for name, value in headers:
+        if value.startswith(b"text/html") and name.lower() == b"content-type":
+            return True
+    return False
