@@ -87,6 +87,54 @@ class TypeStats:
         return self.hits / asked if asked else 0.0
 
 
+class Decoded:
+    """Stored values already decoded, by their exact bytes (and codec): the same blob read again
+    (a feed's fifty mention pages, request after request) is not parsed and built again.
+
+    Only the bytes decide: a value rewritten or bumped to a new generation arrives as other bytes,
+    and the generation and freshness are checked on every read as before. Rows and pages are
+    frozen, so one decoded value serves every request; a list (trending's) is decoded each time.
+    Bounded by entries and by stored bytes, the oldest dropped first: a worker's memory stays
+    flat whatever it reads.
+    """
+
+    MAX_ENTRIES = 2048
+    MAX_BYTES = 2 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Any, bytes], tuple[Any, Any, float]] = {}
+        self._bytes = 0
+        self.parsed = 0  # blobs parsed and built (the others were known)
+
+    def read(self, codec: Codec[Any], blob: bytes) -> tuple[Any, Any, float] | None:
+        """(stored generation, value, fresh until), or None for bytes that do not read."""
+        key = (codec, blob)
+        known = self._values.get(key)
+        if known is not None:
+            return known
+        self.parsed += 1
+        try:
+            stored_generation, fresh_until, data = orjson.loads(blob)
+            known = (stored_generation, codec.load(data), float(fresh_until))
+        except Exception:  # a value we cannot read is a miss, never an error
+            log.debug("unreadable cache value ignored", exc_info=True)
+            return None
+        if not isinstance(known[1], list) and len(blob) <= self.MAX_BYTES // 16:
+            values = self._values
+            while values and (
+                len(values) >= self.MAX_ENTRIES or self._bytes + len(blob) > self.MAX_BYTES
+            ):
+                oldest = next(iter(values))
+                del values[oldest]
+                self._bytes -= len(oldest[1])
+            values[key] = known
+            self._bytes += len(blob)
+        return known
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 @dataclass(frozen=True, slots=True)
 class CacheConfig:
     namespace: str = "insitechart"
@@ -105,6 +153,7 @@ class Cache:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._decoded = Decoded()
 
     # --- keys and numbers ---
 
@@ -189,14 +238,13 @@ class Cache:
     ) -> tuple[V, float] | None:
         if blob is None:
             return None
-        try:
-            stored_generation, fresh_until, data = orjson.loads(blob)
-            if stored_generation != generation:
-                return None
-            return codec.load(data), float(fresh_until)
-        except Exception:  # a value we cannot read is a miss, never an error
-            log.debug("unreadable cache value ignored", exc_info=True)
+        read = self._decoded.read(codec, blob)
+        if read is None:
             return None
+        stored_generation, value, fresh_until = read
+        if stored_generation != generation:
+            return None
+        return value, fresh_until
 
     def _encode(
         self, source: Source[K, V], key: K, value: V, generation: int

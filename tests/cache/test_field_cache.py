@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import redis.asyncio as redis
 
+from app.cache.core import Decoded
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.resources import Resources
+from loaders.codec import ListCodec, RowCodec
+from loaders.rows import StockRow
 from tests.cache.conftest import cache_settings, command_log
+from tests.cache.test_response_tags import ingest_one
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
 from tests.sqlcount import count_statements
@@ -157,3 +162,47 @@ async def test_hits_and_misses_are_counted_per_type(
     assert (stats["Sentiment"].hits, stats["Sentiment"].misses) == (4, 4)
     assert stats["Sentiment"].hit_ratio == 0.5
     assert ("Sentiment", "loads", 4) in recorded
+
+
+async def test_a_stored_value_read_again_is_not_decoded_again(
+    db: Database, cached_settings: Settings, operations: dict[str, str]
+) -> None:
+    ids = await make_universe(db, 6, 5)
+    app = create_app(cached_settings)
+    async with serve(app) as client:
+        first = await graphql(client, operations["MentionFeed"])  # stores what it read
+        decoded = app.state.resources.cache._decoded
+        second = await graphql(client, operations["MentionFeed"])  # decodes it
+        parsed = decoded.parsed
+        third = await graphql(client, operations["MentionFeed"])
+        assert decoded.parsed == parsed > 0  # every page, stock and sentiment known by its bytes
+        await ingest_one(db, app, ids[1])
+        # The known bytes hold the old generation: a miss, read from the database and stored.
+        fourth = await graphql(client, operations["MentionFeed"])
+        assert decoded.parsed == parsed
+        fifth = await graphql(client, operations["MentionFeed"])  # the new bytes, decoded
+    assert first["data"] == second["data"] == third["data"]
+    assert fourth["data"] != first["data"] and fifth["data"] == fourth["data"]
+    assert decoded.parsed > parsed
+
+
+def test_decoded_values_are_bounded_by_entries_and_bytes() -> None:
+    codec = RowCodec(StockRow)
+    decoded = Decoded()
+    row = [1, "S001", "Stock 1", "NYSE", "Tech", "Software"]
+    blobs = [orjson.dumps([1, 1e10 + i, row]) for i in range(3000)]
+    for blob in blobs:
+        assert decoded.read(codec, blob) is not None
+    assert len(decoded) == Decoded.MAX_ENTRIES
+    known = decoded.read(codec, blobs[-1])
+    assert known is not None and known is decoded.read(codec, blobs[-1])
+    assert known[0] == 1 and known[2] == 1e10 + 2999 and known[1].symbol == "S001"
+    assert decoded.parsed == 3000
+    big = [orjson.dumps([1, float(i), [*row[:5], "x" * 60_000]]) for i in range(50)]
+    for blob in big:
+        decoded.read(codec, blob)
+    assert decoded._bytes <= Decoded.MAX_BYTES and 0 < len(decoded) < 50
+    assert decoded.read(codec, b"[1, 2") is None  # unreadable: a miss
+    listed = ListCodec(RowCodec(StockRow))
+    blob = orjson.dumps([1, 1e10, [row]])
+    assert decoded.read(listed, blob) is not decoded.read(listed, blob)  # lists: never shared
