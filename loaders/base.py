@@ -57,6 +57,9 @@ class LoaderEnv:
         )
 
 
+_UNSET: Any = object()
+
+
 class Loader(DataLoader[K, V], Generic[K, V]):
     """A per-request DataLoader whose batch function runs one SQL statement per batch.
 
@@ -75,6 +78,34 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         super().__init__()
         self.env = env
         self._related: list[tuple[Loader[Any, Any], Any, Any]] = []
+        # Primed values not asked for yet, by cache key (`prime`).
+        self._primed: dict[Any, V] = {}
+
+    def prime(self, key: K, value: V) -> Loader[K, V]:
+        """DataLoader.prime, its future made when the key is first asked for: a page primes the
+        by-id loader with each of its rows, which a feed's 500 mentions rarely ask for again.
+        As DataLoader's: a key already held keeps its value, an error is primed at once."""
+        if isinstance(value, Exception):
+            super().prime(key, value)
+        else:
+            self._primed.setdefault(self.get_cache_key(key), value)
+        return self
+
+    def _take_primed(self, key: K) -> None:
+        cache_key = self.get_cache_key(key)
+        value = self._primed.pop(cache_key, _UNSET)
+        if value is not _UNSET and cache_key not in self._cache:
+            super().prime(key, value)
+
+    def clear(self, key: K) -> Loader[K, V]:
+        self._primed.pop(self.get_cache_key(key), None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> Loader[K, V]:
+        self._primed.clear()
+        super().clear_all()
+        return self
 
     def load(self, key: K) -> Future[V]:
         """The value of `key`, through a future of this caller's own while it is pending.
@@ -84,12 +115,16 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         same value for every other field awaiting it (a CancelledError out of the request).
         A done future cannot be cancelled by its awaiter, so only pending ones are shielded.
         """
+        if self._primed:
+            self._take_primed(key)
         future = super().load(key)
         return future if future.done() else asyncio.shield(future)
 
     def load_shared(self, key: K) -> Future[V]:
         """The loader's own future of `key`, which every caller of the request shares: for a
         caller that never cancels it (the compiled plan's promises, schema/compiled/promise.py)."""
+        if self._primed:
+            self._take_primed(key)
         return super().load(key)
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:

@@ -244,9 +244,9 @@ class CostAnalysis:
             if below is None:
                 total += times * weight
                 continue
-            items = value if isinstance(value, list) else [value]
+            items = value if value.__class__ is list or isinstance(value, list) else (value,)
             for item in items:
-                if isinstance(item, Mapping):
+                if item.__class__ is dict or isinstance(item, Mapping):
                     memo = (id(below), id(named), id(item))
                     cost = seen.get(memo)
                     if cost is None:

@@ -59,7 +59,13 @@ class TrendWindow(Enum):
 
 
 def label(compound: float) -> SentimentLabel:
-    return SentimentLabel(label_for(compound))
+    return _LABELS[label_for(compound)]
+
+
+# Enum members by value: a dict read, where calling the enum costs a lookup through its metaclass
+# (once for every mention of a page, request after request).
+_LABELS = {member.value: member for member in SentimentLabel}
+_SOURCES = {member.value: member for member in MentionSource}
 
 
 # Fields that are one loader's value for a key of their parent (schema/loaded.py). The builders
@@ -151,7 +157,7 @@ class Mention:
         return cls(
             id=strawberry.ID(str(row.id)),
             stock_id=row.stock_id,
-            source=MentionSource(row.source),
+            source=_SOURCES.get(row.source) or MentionSource(row.source),
             external_id=row.external_id,
             author=row.author,
             text=row.text,

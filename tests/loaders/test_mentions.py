@@ -56,6 +56,18 @@ async def test_mention_page_loader_batches_many_stocks_into_one_statement(db: Da
         row = await loaders.mention_by_id.load(pages[11].rows[0].id)
     assert log.count == 0
     assert row == pages[11].rows[0]
+    # Only the key asked for got a future; the other primed rows are plain values until asked.
+    assert len(loaders.mention_by_id._cache) == 1
+    assert len(loaders.mention_by_id._primed) == len({r.id for p in pages for r in p.rows}) - 1
+    other = pages[11].rows[1]
+    loaders.mention_by_id.prime(other.id, pages[11].rows[2])  # held already: unchanged
+    assert await loaders.mention_by_id.load(other.id) == other
+    loaders.mention_by_id.clear(pages[10].rows[0].id)  # forgotten: read again
+    with count_statements() as log:
+        assert await loaders.mention_by_id.load(pages[10].rows[0].id) == pages[10].rows[0]
+    assert log.count == 1
+    loaders.mention_by_id.clear_all()
+    assert not loaders.mention_by_id._primed and not loaders.mention_by_id._cache
 
 
 async def test_mention_page_of_stock_without_mentions_is_empty(db: Database) -> None:
