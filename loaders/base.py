@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from abc import abstractmethod
 from asyncio import Future
@@ -167,8 +168,10 @@ def digest(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
 def hour_part(now: datetime) -> str:
-    """The current UTC hour: values over a rolling window change when the hour does."""
+    """The current UTC hour: values over a rolling window change when the hour does. Asked once
+    per key of a batch, for the request's one `now`: remembered."""
     return str(int(floor_hour(now).timestamp()) // 3600)
 
 

@@ -113,6 +113,10 @@ class CostAnalysis:
         self._open: set[tuple[int, str]] = set()  # being expanded: a cycle (refused by validation)
         self._costs: dict[tuple[int, int, int | None], int] = {}
         self._weighed_memo: dict[tuple[int, str], Weighed] = {}
+        # Per operation: the (field, scope) pairs it needs (schema/scopes.py, first_missing).
+        self.scopes_needed: dict[
+            int, tuple[OperationDefinitionNode, tuple[tuple[str, str], ...]]
+        ] = {}
 
     def root_type(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
         if operation.operation is OperationType.MUTATION:
@@ -245,6 +249,12 @@ class CostAnalysis:
                 total += times * weight
                 continue
             items = value if value.__class__ is list or isinstance(value, list) else (value,)
+            if not self._weighed(below, named):  # nothing below costs: each object its weight
+                unit = times * weight
+                for item in items:
+                    if item.__class__ is dict or isinstance(item, Mapping):
+                        total += unit
+                continue
             for item in items:
                 if item.__class__ is dict or isinstance(item, Mapping):
                     memo = (id(below), id(named), id(item))

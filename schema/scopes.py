@@ -55,4 +55,12 @@ def _walk(
 def first_missing(
     analysis: CostAnalysis, operation: OperationDefinitionNode, granted: frozenset[str]
 ) -> tuple[str, str] | None:
-    return next(((f, s) for f, s in required_scopes(analysis, operation) if s not in granted), None)
+    """The first selected field whose scope is not granted; the fields that need one are worked
+    out once per operation of a document (kept by its analysis, which lives as long)."""
+    needed = analysis.scopes_needed.get(id(operation))
+    if needed is None or needed[0] is not operation:
+        needed = analysis.scopes_needed[id(operation)] = (
+            operation,
+            tuple(dict.fromkeys(required_scopes(analysis, operation))),
+        )
+    return next(((f, s) for f, s in needed[1] if s not in granted), None)
