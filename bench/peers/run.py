@@ -29,11 +29,12 @@ from bench.run import load_phase
 from bench.server import Server, running
 
 # The modes in the order they run for each operation, and which server and key each uses.
-MODES = ("postgraphile", "floor", "response", "field", "none")
+MODES = ("postgraphile", "floor", "response", "hits", "field", "none")
 MODE_TITLES = {
     "postgraphile": "PostGraphile 4",
     "floor": "bare FastAPI, same bytes",
     "response": "response cache",
+    "hits": "response cache, warm",
     "field": "field cache only",
     "none": "no cache",
 }
@@ -75,11 +76,11 @@ def peer_database(config: BenchConfig) -> Iterator[None]:
 
 
 def cell(server: Server, name: str, query: str, options: PeersOptions, token: str | None,
-         seed: int) -> dict[str, Any]:  # fmt: skip
+         seed: int, prewarm: bool = False) -> dict[str, Any]:  # fmt: skip
     spec = CellSpec(
         url=server.url, name=name, query=query, concurrency=options.concurrency,
         duration_s=options.duration_s, warmup_requests=options.warmup_requests,
-        stocks=options.stocks, seed=seed, token=token, gzip=options.gzip,
+        stocks=options.stocks, seed=seed, token=token, gzip=options.gzip, prewarm=prewarm,
     )  # fmt: skip
     result = load_phase(server, spec, module="bench.peers.load")
     summary = dict(result["ops"][name])
@@ -164,11 +165,18 @@ def run_peers(config: BenchConfig, options: PeersOptions) -> dict[str, Any]:
                     server = servers[SERVER_OF.get(mode, "cached")]
                     query = operation(name, "postgraphile" if mode == "postgraphile" else "app")
                     key = token if mode in ("field", "none") else None
-                    raw[name][mode].append(cell(server, name, query.query, options, key, round_))
+                    # The warm cell draws a seed of its own: the cold cell's draws are stored
+                    # already, and a warm cell must hold every entry it will ask for.
+                    seed, warm = (round_ + 1000, True) if mode == "hits" else (round_, False)
+                    raw[name][mode].append(
+                        cell(server, name, query.query, options, key, seed, prewarm=warm)
+                    )
     cells = {n: {m: median_cell(rs) for m, rs in modes.items()} for n, modes in raw.items()}
     report["cells"] = cells
     report["vs_postgraphile"] = {n: ratios(c) for n, c in cells.items()}
-    report["hit_vs_floor"] = {n: ratio_of(c["response"], c["floor"]) for n, c in cells.items()}
+    # A hit against the floor: the warm cell, every entry it asks for stored before it starts
+    # (the cold cell's figure also counts the first request of each StockDetail symbol, a miss).
+    report["hit_vs_floor"] = {n: ratio_of(c["hits"], c["floor"]) for n, c in cells.items()}
     report["load_avg_at_end"] = machine()["load_avg_at_start"]
     return report
 
