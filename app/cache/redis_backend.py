@@ -28,10 +28,19 @@ local function current(key, prefix, tag)
   if not nl then return false, gen end
   local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
   if not ok or type(head) ~= 'table' or type(head[1]) ~= 'table' then return false, gen end
-  for _, pair in ipairs(head[1]) do
-    if type(pair) ~= 'table' or type(pair[1]) ~= 'string' then return false, gen end
-    local generation = tonumber(redis.call('GET', prefix .. pair[1]) or '0')
-    if generation ~= pair[2] then return false, gen end
+  local tags, n = head[1], #head[1]
+  for first = 1, n, 500 do
+    local last = math.min(first + 499, n)
+    local keys = {}
+    for i = first, last do
+      local pair = tags[i]
+      if type(pair) ~= 'table' or type(pair[1]) ~= 'string' then return false, gen end
+      keys[i - first + 1] = prefix .. pair[1]
+    end
+    local generations = redis.call('MGET', unpack(keys))
+    for i = first, last do
+      if tonumber(generations[i - first + 1] or '0') ~= tags[i][2] then return false, gen end
+    end
   end
   return raw, gen, head
 end

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -179,3 +180,21 @@ async def test_get_current_checks_the_tags_an_entry_lists(cached_settings: Setti
     assert stale == (None, 1)
     assert old_format == (None, 1)
     assert absent == (None, 1)
+
+
+async def test_an_entry_of_many_tags_is_checked_in_parts(cached_settings: Settings) -> None:
+    # The script reads the generations 500 tags at a time: a bump in the last part is seen.
+    cache = build_cache(cached_settings)
+    prefix = cache.generation_key("")
+    key = cache.generation_key("entry")
+    tags = [[f"stock:{i}", 0] for i in range(1, 1201)]
+    entry = orjson.dumps([tags, 0, "e", 0, "op"]) + b'\n{"data": {}}'
+    try:
+        await cache.backend.set_many([(key, entry, 60)])
+        fresh = await cache.backend.get_current(key, prefix, "responses")
+        await cache.bump(["stock:1200"])
+        stale = await cache.backend.get_current(key, prefix, "responses")
+    finally:
+        await cache.close()
+    assert fresh == (entry, 0)
+    assert stale == (None, 0)
