@@ -59,8 +59,11 @@ class MentionRow:
     compound: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class MentionPage:
+    """A page of mentions; weakly referable: the schema keeps what it built from a page as long
+    as the page lives (schema/types.py, MentionConnection.from_page)."""
+
     rows: tuple[MentionRow, ...]
     has_next: bool
 
