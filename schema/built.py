@@ -1,0 +1,48 @@
+"""GraphQL objects built once per loader value while the value lives.
+
+The field cache hands one decoded value to request after request (app/cache/core.py, `Decoded`):
+a feed's fifty mention pages, a list's fifty stocks and their sentiments. What the schema builds
+from such a value (a connection and its mentions, a `Stock`, a `Sentiment`) is kept beside it,
+weakly, and shared by every request that reads it; a value read from SQL for one request is freed
+with the request, and what was built from it with it. So nothing may change an object built here
+once built: resolvers read them, and the executor builds its own results.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+class BuiltOnce(Generic[S, T]):
+    """`build(source)`, once per live source object (a frozen row or page, weakly referable)."""
+
+    def __init__(self, build: Callable[[S], T]) -> None:
+        self.build = build
+        self._held: dict[int, tuple[weakref.ref[Any], T]] = {}
+
+    def __call__(self, source: S) -> T:
+        key = id(source)
+        held = self._held.get(key)
+        if held is not None and held[0]() is source:
+            return held[1]
+        value = self.build(source)
+        self._held[key] = (weakref.ref(source, self._forget(key)), value)
+        return value
+
+    def _forget(self, key: int) -> Callable[[weakref.ref[Any]], None]:
+        held = self._held
+
+        def forget(ref: weakref.ref[Any]) -> None:
+            entry = held.get(key)
+            if entry is not None and entry[0] is ref:
+                del held[key]
+
+        return forget
+
+    def __len__(self) -> int:
+        return len(self._held)
