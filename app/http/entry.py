@@ -17,7 +17,7 @@ import orjson
 from app.http.compression import Deflated
 
 # Entry head lines remembered once read (`_head`): a few hundred entries are hit again and again.
-HEADS_KEPT = 1024
+HEADS_KEPT = 256
 
 
 def without_cost(body: bytes) -> tuple[bytes, int] | None:
