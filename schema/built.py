@@ -1,9 +1,9 @@
 """GraphQL objects built once per loader value while the value lives.
 
 The field cache hands one decoded value to request after request (app/cache/core.py, `Decoded`):
-a feed's fifty mention pages, a list's fifty stocks and their sentiments. What the schema builds
-from such a value (a connection and its mentions, a `Stock`, a `Sentiment`) is kept beside it,
-weakly, and shared by every request that reads it; a value read from SQL for one request is freed
+a feed's fifty mention pages. What the schema builds from such a value (a page's connection and
+its mentions, schema/types.py) is kept beside it, weakly, and shared by every request that reads
+it; a value read from SQL for one request is freed
 with the request, and what was built from it with it. So nothing may change an object built here
 once built: resolvers read them, and the executor builds its own results.
 """

@@ -113,10 +113,6 @@ class CostAnalysis:
         self._open: set[tuple[int, str]] = set()  # being expanded: a cycle (refused by validation)
         self._costs: dict[tuple[int, int, int | None], int] = {}
         self._weighed_memo: dict[tuple[int, str], Weighed] = {}
-        # Per operation: the (field, scope) pairs it needs (schema/scopes.py, first_missing).
-        self.scopes_needed: dict[
-            int, tuple[OperationDefinitionNode, tuple[tuple[str, str], ...]]
-        ] = {}
 
     def root_type(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
         if operation.operation is OperationType.MUTATION:
@@ -248,7 +244,7 @@ class CostAnalysis:
             if below is None:
                 total += times * weight
                 continue
-            items = value if value.__class__ is list or isinstance(value, list) else (value,)
+            items = value if isinstance(value, list) else (value,)
             if not self._weighed(below, named):  # nothing below costs: each object its weight
                 unit = times * weight
                 for item in items:

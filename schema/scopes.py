@@ -6,6 +6,7 @@ mutation field that declares none needs `ingest`: anonymous clients (scope `read
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 from graphql import GraphQLField, GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
@@ -57,10 +58,20 @@ def first_missing(
 ) -> tuple[str, str] | None:
     """The first selected field whose scope is not granted; the fields that need one are worked
     out once per operation of a document (kept by its analysis, which lives as long)."""
-    needed = analysis.scopes_needed.get(id(operation))
+    per_operation = _NEEDED.get(analysis)
+    if per_operation is None:
+        per_operation = _NEEDED[analysis] = {}
+    needed = per_operation.get(id(operation))
     if needed is None or needed[0] is not operation:
-        needed = analysis.scopes_needed[id(operation)] = (
+        needed = per_operation[id(operation)] = (
             operation,
             tuple(dict.fromkeys(required_scopes(analysis, operation))),
         )
     return next(((f, s) for f, s in needed[1] if s not in granted), None)
+
+
+# The (field, scope) pairs each operation of a document needs, by operation node, kept as long as
+# the document's analysis (schema/budget.py, `analysis_for`, keeps it while the document is).
+_NEEDED: weakref.WeakKeyDictionary[
+    CostAnalysis, dict[int, tuple[OperationDefinitionNode, tuple[tuple[str, str], ...]]]
+] = weakref.WeakKeyDictionary()

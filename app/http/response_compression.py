@@ -65,7 +65,7 @@ class PlainResponder:
     with `Vary: Accept-Encoding` when it could have been compressed), its decisions taken from
     the raw headers in one pass: it runs for every such request, a response-cache hit included,
     where Starlette's parses the headers twice and normalises its excluded types each time.
-    tests/cache/test_response_compression.py holds the two to the same messages."""
+    tests/cache/test_hit_path.py holds the two to the same messages."""
 
     __slots__ = ("app", "minimum_size", "passing", "send", "start", "started")
 
