@@ -74,6 +74,9 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     cache_ttl_s: ClassVar[float]
     cache_codec: ClassVar[Codec[Any]]
     cache_stale_s: ClassVar[float] = 0.0  # served while a background load refreshes it
+    # `load_shared` hands every caller of the request one future per key: asking a key early
+    # (schema/compiled/prefetch.py) asks nothing twice.
+    shares_loads: ClassVar[bool] = True
 
     def __init__(self, env: LoaderEnv) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ class OneByOne:
     """
 
     turn: asyncio.Lock
+    shares_loads = False  # each load its own statement: the compiled plan must not ask early
 
     def load(self, key: Any) -> asyncio.Future[Any]:
         return asyncio.ensure_future(self._load_one(key))

@@ -27,7 +27,7 @@ from graphql.type import scalars
 
 from schema.compiled import fields, objects
 from schema.compiled.plan import Complete, FieldPlan, ObjectSlot
-from schema.compiled.promise import Gather, Step, as_promise, field_promise
+from schema.compiled.promise import PROMISES, Gather, Step, as_promise, field_promise
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -62,7 +62,8 @@ def completion(field: FieldPlan, return_type: GraphQLOutputType) -> Complete:
     if is_leaf_type(return_type):
         return leaf(return_type)
     if isinstance(return_type, GraphQLObjectType):
-        return objects.object_of(field, ObjectSlot(return_type, field.details))
+        field.slot = ObjectSlot(return_type, field.details)
+        return objects.object_of(field, field.slot)
     if isinstance(return_type, GraphQLInterfaceType | GraphQLUnionType):
         return objects.abstract_of(field, return_type)
     return delegated(field, return_type)
@@ -195,7 +196,8 @@ def complete_items(
                 continue
             try:
                 value = complete_item(ex, item_path, item)
-                if value.__class__ not in fields.PLAIN and is_awaitable(value):
+                cls = value.__class__
+                if cls not in fields.PLAIN and (cls in PROMISES or is_awaitable(value)):
                     completed.append(field_promise(ex, value, item_type, details, item_path))
                     awaitable_indices.append(index)
                 else:

@@ -11,6 +11,7 @@ and a coroutine and a task per pending field, object and list item.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
@@ -19,15 +20,17 @@ from graphql.pyutils import Path, async_reduce
 
 from app.monitoring.collector import RequestTrace, current_trace
 from schema.compiled.plan import FieldPlan, ObjectPlan
-from schema.compiled.promise import Gather, Promise, Step, as_promise, field_promise
+from schema.compiled.prefetch import pending_loads, settled
+from schema.compiled.promise import PROMISES, Gather, Promise, Step, as_promise, field_promise
 from schema.timing import record
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
 
-# Classes whose values are never awaitable: Strawberry's fast path, and the Strawberry object types
-# met so far (dataclasses without `__await__`; see `is_awaitable`).
-PLAIN: set[type] = {type(None), bool, int, float, str, list, tuple, dict}
+# Classes whose values are never awaitable: Strawberry's fast path, the standard library's dates
+# and times (DateTime and Date scalars), and the Strawberry object types met so far (dataclasses
+# without `__await__`; see `is_awaitable`). A value of a class in PROMISES always is.
+PLAIN: set[type] = {type(None), bool, int, float, str, list, tuple, dict, dt.datetime, dt.date}
 
 
 def is_awaitable(ex: CompiledExecutor, value: Any) -> bool:
@@ -50,7 +53,8 @@ def execute_fields(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Pa
         for field in plan.fields:
             result = field.run(ex, field, source, path)
             results[field.key] = result
-            if result.__class__ not in PLAIN and is_awaitable(result):
+            cls = result.__class__
+            if cls not in PLAIN and (cls in PROMISES or is_awaitable(result)):
                 awaitable_fields.append(field.key)
                 pending.append(result if isinstance(result, Promise) else as_promise(result))
     except Exception:
@@ -110,7 +114,8 @@ def run_leaf_attribute(
 def complete_value(ex: CompiledExecutor, field: FieldPlan, path: Path, value: Any) -> Any:
     """The field's value completed, or a promise of it whose errors are the field's."""
     completed = field.complete(ex, path, value)
-    if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
+    cls = completed.__class__
+    if cls not in PLAIN and (cls in PROMISES or ex.is_awaitable(completed)):
         return field_promise(ex, completed, field.return_type, field.details, path)
     return completed
 
@@ -211,6 +216,10 @@ async def complete_awaitable(
         finally:
             if timing is not None:
                 record(*timing)
+        if field.slot is not None:
+            pending = pending_loads(ex, field, resolved)
+            if pending:
+                await settled(pending)
         completed = field.complete(ex, path, resolved)
         if completed.__class__ not in PLAIN and ex.is_awaitable(completed):
             completed = await completed

@@ -19,7 +19,7 @@ from graphql.pyutils import Path, Undefined
 
 from schema.compiled import fields
 from schema.compiled.plan import Complete, FieldPlan, ObjectPlan, ObjectSlot
-from schema.compiled.promise import DONE, FAILED, PENDING, Promise
+from schema.compiled.promise import DONE, FAILED, PENDING, PROMISES, Owned, Promise
 
 if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
@@ -96,9 +96,10 @@ def reuse(ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path, first
     return fields.execute_fields(ex, plan, source, path)
 
 
-class Reused(Promise):
+class Reused(Owned):
     """A position waiting for the first completion of the same object and plan (`reuse`); it
-    does not own that completion: cancelling this position leaves the first running."""
+    does not own that completion: cancelling this position leaves the first running. Like a
+    gather, it takes the errors of the field whose value it is (`Owned.own`)."""
 
     __slots__ = ("ex", "object", "path", "plan")
 
@@ -106,6 +107,7 @@ class Reused(Promise):
         self, first: Promise, ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path
     ) -> None:
         super().__init__()
+        self.owner = None
         self.ex: CompiledExecutor | None = ex
         self.plan, self.object, self.path = plan, source, path
         first.then(self.first_settled)
@@ -120,7 +122,7 @@ class Reused(Promise):
         try:
             value = fields.execute_fields(ex, self.plan, self.object, self.path)
         except Exception as error:  # a non-null field's, for the field holding this object
-            self.reject(error)
+            self.failed_with(error)
             return
         if isinstance(value, Promise):
             self.source = value  # owned: cancelled with this position
@@ -132,13 +134,16 @@ class Reused(Promise):
         if inner.state == DONE:
             self.resolve(inner.value)
         elif inner.state == FAILED:
-            self.reject(inner.value)
+            self.failed_with(inner.value)
         else:
             self.cancel()
 
     def settled(self) -> None:
         self.ex = self.plan = self.object = self.path = None  # type: ignore[assignment]
         super().settled()
+
+
+PROMISES.add(Reused)
 
 
 async def complete_checked_later(

@@ -56,6 +56,7 @@ class FieldPlan:
     timed: bool = False  # `resolve` is timed by run_resolver (schema/timing.py's wrapper unwrapped)
     loaded: ByLoader[Any, Any, Any] | None = None  # read from its loader in place (run_loaded)
     leaf_class: type | None = None  # values of this class complete as they are (see complete.py)
+    slot: ObjectSlot | None = None  # the sub-selection of an object type (lists unwrapped)
     complete: Complete = field(default=lambda *_: None)
     run: FieldRun = field(default=lambda *_: None)
 
@@ -66,6 +67,9 @@ class ObjectPlan:
 
     type: GraphQLObjectType
     fields: list[FieldPlan]
+    # The fields a prefetch walks (prefetch.py): loaded ones and attributes with a sub-selection;
+    # None until first asked.
+    walked: list[FieldPlan] | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -223,29 +223,14 @@ class Step(Promise):
         super().settled()
 
 
-class Gather(Promise):
-    """The completed values of an object's fields or a list's items, once every awaitable one
-    has settled: the first error fails it and cancels the rest (`gather_with_cancel`).
+class Owned(Promise):
+    """A promise that can take the errors of the field (or list item) whose value it is
+    (`own`), where a `Step` around it would: one promise a level instead of two."""
 
-    A gather made for one field's (or list item's) value can take that field's errors itself
-    (`own`), where a `Step` around it would: one promise a level instead of two.
-    """
+    __slots__ = ("owner",)
 
-    __slots__ = ("children", "details", "ex", "keys", "path", "pending", "results", "return_type")
-
-    def __init__(self, results: Any, keys: list[Any], children: list[Promise]) -> None:
-        self.state = PENDING  # Promise.__init__, inlined: one of these per pending object
-        self.value = self.callbacks = self.source = None
-        self.results = results
-        self.keys: list[Any] | None = keys
-        self.children: list[Promise] | None = children
-        self.pending = len(children)
-        self.ex: CompiledExecutor | None = None
-        settled = self.child_settled
-        for child in children:
-            child.then(settled)
-            if self.state != PENDING:
-                break
+    # The executor, return type, field details and path of the field whose errors it takes.
+    owner: tuple[CompiledExecutor, GraphQLOutputType, FieldDetailsList, Path] | None
 
     def own(
         self,
@@ -253,10 +238,50 @@ class Gather(Promise):
         return_type: GraphQLOutputType,
         details: FieldDetailsList,
         path: Path,
-    ) -> Gather:
+    ) -> Owned:
         """Take the errors of the field whose value this is: null for a nullable one."""
-        self.ex, self.return_type, self.details, self.path = ex, return_type, details, path
+        self.owner = (ex, return_type, details, path)
         return self
+
+    def failed_with(self, error: BaseException) -> None:
+        """Settle as failing with `error`: the owning field's error when owned (this settles as
+        null, or fails with the error located, for a non-null field's parent); else failed."""
+        owner = self.owner
+        if owner is None:
+            self.reject(error)
+            return
+        try:
+            field_error(owner[0], error, owner[1], owner[2], owner[3])
+        except BaseException as propagated:  # a non-null field's, for its parent
+            self.reject(propagated)
+            return
+        self.resolve(None)
+
+    def settled(self) -> None:
+        self.owner = None
+        super().settled()
+
+
+class Gather(Owned):
+    """The completed values of an object's fields or a list's items, once every awaitable one
+    has settled: the first error fails it and cancels the rest (`gather_with_cancel`).
+    A gather made for one field's (or list item's) value takes that field's errors (`own`).
+    """
+
+    __slots__ = ("children", "keys", "pending", "results")
+
+    def __init__(self, results: Any, keys: list[Any], children: list[Promise]) -> None:
+        self.state = PENDING  # Promise.__init__, inlined: one of these per pending object
+        self.value = self.callbacks = self.source = self.owner = None
+        self.results = results
+        self.keys: list[Any] | None = keys
+        self.children: list[Promise] | None = children
+        self.pending = len(children)
+        settled = self.child_settled
+        for child in children:
+            child.then(settled)
+            if self.state != PENDING:
+                break
 
     def child_settled(self, child: Promise) -> None:
         if self.state != PENDING:
@@ -271,9 +296,10 @@ class Gather(Promise):
         elif child.state == FAILED:
             self.state, self.value = FAILED, child.value
             self.cancel_children()  # before the error goes on, as gather_with_cancel does
-            if self.ex is not None:
+            owner = self.owner
+            if owner is not None:
                 try:
-                    field_error(self.ex, child.value, self.return_type, self.details, self.path)
+                    field_error(owner[0], child.value, owner[1], owner[2], owner[3])
                     self.state, self.value = DONE, None
                 except BaseException as propagated:  # a non-null field's, for its parent
                     self.value = propagated
@@ -293,8 +319,12 @@ class Gather(Promise):
             child.cancel()
 
     def settled(self) -> None:
-        self.results = self.keys = self.children = self.ex = None
+        self.results = self.keys = self.children = None
         super().settled()
+
+
+# The classes of promises (objects.py adds its own): awaitable, known without asking.
+PROMISES: set[type] = {Promise, Step, Gather}
 
 
 def field_promise(
@@ -305,8 +335,8 @@ def field_promise(
     path: Path,
 ) -> Promise:
     """A promise of a field's (or list item's) awaitable completed value, its errors the field's:
-    a gather made for this value takes them itself, anything else gets a `Step`."""
-    if value.__class__ is Gather and value.ex is None:
+    a gather or reused object made for this value takes them itself, anything else gets a `Step`."""
+    if isinstance(value, Owned) and value.owner is None:
         return value.own(ex, return_type, details, path)
     return Step(as_promise(value), True, ex, identity, return_type, details, path)
 
