@@ -64,6 +64,23 @@ class ListCodec(Generic[T]):
         return [self.inner.load(v) for v in data]
 
 
+class SequenceCodec(Generic[T]):
+    """A frozen sequence of rows (its `rows`, a tuple), stored as a list of rows: unlike a list,
+    one decoded value may serve every request (app/cache/core.py, `Decoded`)."""
+
+    def __init__(self, sequence_type: Callable[..., T], inner: RowCodec[Any]) -> None:
+        self.sequence_type = sequence_type
+        self.inner = inner
+        name = getattr(sequence_type, "__name__", "sequence")
+        self.version = _digest(f"{name}[{inner.version}]")
+
+    def dump(self, value: T) -> Any:
+        return [self.inner.dump(r) for r in value.rows]  # type: ignore[attr-defined]
+
+    def load(self, data: Any) -> T:
+        return self.sequence_type(tuple(self.inner.load(r) for r in data))
+
+
 class PageCodec(Generic[T]):
     """A page row: `rows` (a tuple of rows) and `has_next`."""
 

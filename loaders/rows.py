@@ -6,6 +6,7 @@ overrides it by type name. The response cache uses the same figures for the Grap
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -57,6 +58,23 @@ class MentionRow:
     url: str | None
     published_at: datetime
     compound: float
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class History:
+    """A stock's sentiment points, oldest first: a frozen sequence, weakly referable (the schema
+    builds a history's points once while the history lives, schema/types.py)."""
+
+    rows: tuple[PointRow, ...]
+
+    def __iter__(self) -> Iterator[PointRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> PointRow:
+        return self.rows[index]
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)

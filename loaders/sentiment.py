@@ -20,8 +20,8 @@ from app.models import (
 )
 from app.timeutil import HOUR, as_utc, floor_day, floor_hour
 from loaders.base import KEYS, Loader, LoaderEnv, hour_part, in_keys
-from loaders.codec import ListCodec, OptionalCodec, RowCodec
-from loaders.rows import PointRow, SentimentRow
+from loaders.codec import OptionalCodec, RowCodec, SequenceCodec
+from loaders.rows import History, PointRow, SentimentRow
 
 Interval = Literal["HOUR", "DAY"]
 DAY = timedelta(days=1)
@@ -107,12 +107,12 @@ def _history(interval: Interval, dialect: str) -> Executable:
     )
 
 
-class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
+class SentimentHistoryLoader(Loader[HistoryKey, History]):
     """The last N buckets of a stock, oldest first, with empty buckets filled as zero points."""
 
     cache_type = "SentimentPoint"
     cache_ttl_s = PointRow.cache_ttl_s
-    cache_codec: ClassVar[Codec[Any]] = ListCodec(RowCodec(PointRow))
+    cache_codec: ClassVar[Codec[Any]] = SequenceCodec(History, RowCodec(PointRow))
 
     def __init__(self, env: LoaderEnv, interval: Interval) -> None:
         super().__init__(env)
@@ -131,7 +131,7 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
         first_day = floor_day(self.env.now) - (last - 1) * DAY
         return [first_day + i * DAY for i in range(last)]
 
-    async def load_batch(self, keys: Sequence[HistoryKey]) -> list[list[PointRow]]:
+    async def load_batch(self, keys: Sequence[HistoryKey]) -> list[History]:
         longest = max(k.last for k in keys)
         db = self.env.db
         params = {KEYS: [k.stock_id for k in keys], "since": self._starts(longest)[0]}
@@ -140,7 +140,7 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
             by_stock[r.stock_id][as_utc(r.start)] = r
         return [self._points(key, by_stock.get(key.stock_id, {})) for key in keys]
 
-    def _points(self, key: HistoryKey, buckets: dict[datetime, Any]) -> list[PointRow]:
+    def _points(self, key: HistoryKey, buckets: dict[datetime, Any]) -> History:
         points = []
         for start in self._starts(key.last):
             r = buckets.get(start)
@@ -152,4 +152,4 @@ class SentimentHistoryLoader(Loader[HistoryKey, list[PointRow]]):
                     start, round(r.total / r.n, 4), int(r.n), int(r.pos), int(r.neg), int(r.neu)
                 )
             )
-        return points
+        return History(tuple(points))

@@ -6,7 +6,11 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime
 
-from loaders.rows import MentionPage, MentionRow
+import orjson
+
+from app.cache.core import Decoded
+from loaders.rows import History, MentionPage, MentionRow, PointRow
+from loaders.sentiment import SentimentHistoryLoader
 from schema import types
 from schema.built import BuiltOnce
 from schema.types import MentionConnection
@@ -50,3 +54,28 @@ def test_built_once_per_live_source_and_forgotten_with_it() -> None:
     gc.collect()
     assert len(built) == 0  # nothing accumulates: a request's pages take what it built along
     assert built(page_of(2)) == (2, True) and len(calls) == 101
+
+
+def test_a_history_read_again_gives_the_same_points_until_it_is_freed() -> None:
+    """A stock's history (48 hourly points on its page) decoded once serves every request: its
+    points are built once, and a history read from SQL for one request is freed with it."""
+    history = History(tuple(PointRow(AT, 0.25 * i, i, i, 0, 0) for i in range(3)))
+    points = types.POINTS(history)
+    assert types.POINTS(history) is points
+    assert [(p.compound_score, p.mention_count) for p in points] == [(0.0, 0), (0.25, 1), (0.5, 2)]
+    other = History(history.rows)  # equal, another value: its own points
+    assert types.POINTS(other) is not points and types.POINTS(other) == points
+    held = len(types.POINTS)
+    del history, other
+    assert len(types.POINTS) == held - 2
+
+
+def test_a_history_round_trips_through_its_cache_codec_and_is_kept_decoded() -> None:
+    codec = SentimentHistoryLoader.cache_codec
+    history = History(tuple(PointRow(AT, 0.1, 1, 1, 0, 0) for _ in range(2)))
+    assert codec.load(orjson.loads(orjson.dumps(codec.dump(history)))) == history
+    decoded = Decoded()
+    blob = orjson.dumps([1, 2e9, codec.dump(history)])
+    first = decoded.read(codec, blob)
+    assert first is not None and first[1] == history
+    assert decoded.read(codec, bytes(blob)) is first and decoded.parsed == 1
