@@ -8,6 +8,7 @@ or tuples go to graphql-core's own completion, with a real resolve info.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import EnumMeta
 from math import isfinite
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +93,15 @@ def leaf(return_type: GraphQLLeafType) -> Complete:
         type(return_type).coerce_output_value is GraphQLEnumType.coerce_output_value
     ):
         lookup = return_type._value_lookup
+    members, enum_class = enum_names(return_type)
 
     def complete(ex: CompiledExecutor, path: Path | None, result: Any) -> Any:
         if passes(result):
             return result
+        if result.__class__ is enum_class:
+            name = members.get(result)
+            if name is not None:
+                return name
         if result is None or result is Undefined:
             return None
         if isinstance(result, Exception):
@@ -118,6 +124,25 @@ def leaf(return_type: GraphQLLeafType) -> Complete:
     return complete
 
 
+def enum_names(return_type: GraphQLLeafType) -> tuple[dict[Any, str], type | None]:
+    """The name each member of a Strawberry enum completes to (its `coerce_output_value`, asked
+    once per member here instead of once per value: it compares the member with every value),
+    and the enum class whose members they are; nothing for any other leaf type."""
+    enum_class = getattr(return_type, "wrapped_cls", None)
+    if not isinstance(return_type, GraphQLEnumType) or not isinstance(enum_class, EnumMeta):
+        return {}, None
+    members: dict[Any, str] = {}
+    member: Any
+    for member in enum_class:
+        try:
+            name = return_type.coerce_output_value(member)
+        except Exception:  # coerced per value, where it raises as graphql-core would raise
+            continue
+        if isinstance(name, str):
+            members[member] = name
+    return members, enum_class
+
+
 def never(_value: Any) -> bool:
     return False
 
@@ -128,6 +153,7 @@ AS_IS_CLASS: dict[Any, type] = {
     scalars.serialize_id: str,
     scalars.serialize_boolean: bool,
     scalars.serialize_float: float,  # when finite (run_leaf_attribute checks)
+    scalars.serialize_int: int,  # when within 32 bits (run_leaf_attribute checks)
 }
 
 # Built-in scalars: a value of the scalar's own Python type is what coercing returns.

@@ -17,6 +17,8 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from graphql.pyutils import Path, async_reduce
+from graphql.type.scalars import GRAPHQL_MAX_INT as MAX_INT
+from graphql.type.scalars import GRAPHQL_MIN_INT as MIN_INT
 
 from app.monitoring.collector import RequestTrace, current_trace
 from schema.compiled.plan import FieldPlan, ObjectPlan
@@ -97,9 +99,12 @@ def run_leaf_attribute(
     try:
         result = getattr(source, field.attribute)  # type: ignore[arg-type]
         cls = result.__class__
-        if cls is field.leaf_class and (cls is not float or result - result == 0.0):
+        if cls is field.leaf_class and (
+            (cls is not float or result - result == 0.0)
+            and (cls is not int or MIN_INT <= result <= MAX_INT)
+        ):
             # What coercing gives: a str for a String or ID, a bool for a Boolean, a finite float
-            # for a Float (inf - inf and nan - nan are nan).
+            # for a Float (inf - inf and nan - nan are nan), a 32-bit int for an Int.
             return result
         if result.__class__ not in PLAIN and ex.is_awaitable(result):
             path = Path(parent, field.key, field.parent_name)

@@ -41,6 +41,18 @@ class Robot(Named):
 Thing = Annotated[Person | Robot, strawberry.union("Thing")]
 
 
+@strawberry.type
+class Counts:
+    """Attribute leaves, read in place by the plan: ints in and out of 32 bits, a bool where an
+    Int is declared, enum members and a raw value."""
+
+    small: int
+    big: int | None
+    flag: int | None
+    hue: Color | None
+    raw_hue: Color | None
+
+
 async def later(value: Any) -> Any:
     await asyncio.sleep(0)
     if isinstance(value, Exception):
@@ -88,6 +100,13 @@ class Query:
     @strawberry.field
     def colors(self) -> list[Color | None]:
         return [Color.RED, "teal", None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def counts(self) -> list[Counts]:
+        return [
+            Counts(small=-(2**31), big=2**31, flag=True, hue=Color.RED, raw_hue="red"),  # type: ignore[arg-type]
+            Counts(small=2**31 - 1, big=-(2**31) - 1, flag=False, hue=Color.BLUE, raw_hue=None),
+        ]
 
     @strawberry.field
     def failing(self) -> str | None:
@@ -166,6 +185,7 @@ QUERIES = [
     "{ things { __typename ... on Person { name age } ... on Robot { name model } } }",
     "{ color good: color(bad: false) bad: color(bad: true) }",
     "{ colors }",
+    "{ counts { small big flag hue rawHue } }",
     "{ failing failingLater }",
     "{ failing returnedError }",
     "{ awaitableItems strictAwaitableItems }",
