@@ -26,6 +26,8 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 
 from schema.loaded import ByLoader, spec_of
 from schema.timing import TIMED
@@ -103,22 +105,28 @@ def basic_attribute(definition: GraphQLField) -> str | None:
 
 def direct_resolver(schema: Any, definition: GraphQLField) -> Callable[..., Any] | None:
     """A Strawberry resolver called as Strawberry calls it, without its per-call wrapping, for a
-    field with no arguments, no field extensions (permissions) and no exception handlers.
+    field with no field extensions (permissions), no exception handlers, and no arguments but
+    built-in scalars and enums (`plain_arguments`).
 
     Strawberry's resolver for such a field still builds an argument list, a closure and a
-    reduction over no extensions per call, and awaits the resolver inside a coroutine of its
-    own; the direct call hands the resolver `self` (or `root`/`parent`) and an `Info` as
-    `get_arguments` does, and returns its value (a coroutine for an async resolver) as is.
-    It is timed as Strawberry's was (`FieldPlan.timed`, see `resolver_of`).
+    reduction over no extensions per call, converts each argument (a scalar's or an enum's
+    coerced value is its Python value already), and awaits the resolver inside a coroutine of
+    its own; the direct call hands the resolver `self` (or `root`/`parent`), an `Info` and the
+    coerced arguments under their Python names as `get_arguments` does, and returns its value
+    (a coroutine for an async resolver) as is. It is timed as Strawberry's was (`FieldPlan.timed`,
+    see `resolver_of`).
     """
     strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
-    if strawberry_field is None or strawberry_schema is None or definition.args:
+    if strawberry_field is None or strawberry_schema is None:
         return None
     resolver = strawberry_field.base_resolver
     if resolver is None or strawberry_field.extensions or strawberry_field.is_subscription:
         return None
-    if resolver.arguments or strawberry_schema.schema_converter._exception_handler_specs:
+    if strawberry_schema.schema_converter._exception_handler_specs:
+        return None
+    names = plain_arguments(strawberry_schema, strawberry_field, resolver)
+    if names is None or len(names) != len(definition.args):
         return None
     call = resolver.wrapped_func
     with_self = resolver.self_parameter is not None
@@ -128,13 +136,40 @@ def direct_resolver(schema: Any, definition: GraphQLField) -> Callable[..., Any]
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
     info_class = strawberry_schema.config.info_class
 
-    def resolve(source: Any, info: Any) -> Any:
-        kwargs = dict.fromkeys(source_names, source)
+    def resolve(parent: Any, info: Any, /, **args: Any) -> Any:  # an argument may be `source`
+        kwargs = dict.fromkeys(source_names, parent)
         if info_name is not None:
             kwargs[info_name] = info_class(_raw_info=info, _field=strawberry_field)
-        return call(source, **kwargs) if with_self else call(**kwargs)
+        for graphql_name, python_name in names:
+            if graphql_name in args:
+                kwargs[python_name] = args[graphql_name]
+        return call(parent, **kwargs) if with_self else call(**kwargs)
 
     return resolve
+
+
+def plain_arguments(
+    strawberry_schema: Any, strawberry_field: Any, resolver: Any
+) -> list[tuple[str, str]] | None:
+    """(GraphQL name, Python name) of each argument of the field when every one is a built-in
+    scalar (not an ID, which may be a GlobalID) or an enum, optional or not: what Strawberry's
+    `convert_argument` returns as it is; None when one is anything else (lists, inputs, Maybe)."""
+    names = []
+    convert = strawberry_schema.config.name_converter
+    arguments = strawberry_field.arguments
+    if len(arguments) != len(resolver.arguments):
+        return None
+    for argument in arguments:
+        kind = argument.type
+        if isinstance(kind, StrawberryMaybe):
+            return None
+        if isinstance(kind, StrawberryOptional):
+            kind = kind.of_type
+        enum = isinstance(kind, StrawberryEnumDefinition) or has_enum_definition(kind)
+        if kind not in (str, int, float, bool) and not enum:
+            return None
+        names.append((convert.from_argument(argument), argument.python_name))
+    return names
 
 
 def resolver_of(schema: Any, definition: GraphQLField) -> tuple[Callable[..., Any] | None, bool]:
@@ -156,7 +191,7 @@ def resolver_of(schema: Any, definition: GraphQLField) -> tuple[Callable[..., An
 def loaded_spec(schema: Any, definition: GraphQLField) -> ByLoader[Any, Any, Any] | None:
     """The field's `ByLoader` (schema/loaded.py), when its resolver is one's and is called directly
     (no arguments, extensions or exception handlers: nothing of Strawberry's runs around it)."""
-    if direct_resolver(schema, definition) is None:
+    if definition.args or direct_resolver(schema, definition) is None:
         return None
     strawberry_field = (definition.extensions or {}).get(DEFINITION_BACKREF)
     return spec_of(strawberry_field.base_resolver.wrapped_func) if strawberry_field else None

@@ -177,6 +177,22 @@ class Query:
     def denied(self) -> str | None:
         return "secret"
 
+    # Arguments: scalars and enums are handed over as coerced (under their Python names), lists
+    # and IDs keep Strawberry's conversion.
+    @strawberry.field
+    async def shade(
+        self, hue: Color | None = None, dark_mode: bool = False, n_th: int = 2, source: str = "s"
+    ) -> str:
+        return f"{hue!r}:{dark_mode}:{n_th}:{source}"
+
+    @strawberry.field
+    def tagged(self, tags: list[str], first_tag: int = 0) -> str:
+        return ",".join(tags[first_tag:])
+
+    @strawberry.field
+    def by_id(self, node_id: strawberry.ID) -> str:
+        return f"{type(node_id).__name__}:{node_id}"
+
 
 QUERIES = [
     "{ grid }",
@@ -196,6 +212,8 @@ QUERIES = [
     "{ wrongPerson { name } wrongNamed { name } }",
     "{ a: strictPerson { name } b: named { name } c: grid }",
     "{ withInfo w2: withInfo static kind described d2: described denied }",
+    '{ shade s2: shade(hue: RED, darkMode: true, nTh: 5, source: "x") s3: shade(hue: null) }',
+    'query ($a: Int!) { shade(nTh: $a) tagged(tags: ["x", "y"], firstTag: 1) byId(nodeId: 7) }',
 ]
 
 
@@ -225,7 +243,7 @@ async def test_edge_completions_give_graphql_cores_results(
     assert plan_cache(compiled._schema).fallbacks == 0
 
 
-def test_resolvers_without_arguments_or_extensions_are_called_directly(
+def test_resolvers_with_plain_arguments_and_no_extensions_are_called_directly(
     schemas: tuple[strawberry.Schema, strawberry.Schema],
 ) -> None:
     graphql_schema = schemas[0]._schema
@@ -233,4 +251,5 @@ def test_resolvers_without_arguments_or_extensions_are_called_directly(
     direct = {name for name, field in fields.items() if direct_resolver(graphql_schema, field)}
     assert {"withInfo", "static", "kind", "described", "grid", "named"} <= direct
     assert "denied" not in direct  # a permission is a field extension: Strawberry's path
-    assert "person" not in direct and "color" not in direct  # arguments are converted there
+    assert {"person", "color", "shade"} <= direct  # scalars and enums, as coerced
+    assert "tagged" not in direct and "byId" not in direct  # a list, an ID: converted there
