@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import Future
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from schema.compiled.plan import DEFINITION_BACKREF, FieldPlan, ObjectPlan
@@ -113,19 +114,25 @@ def pending_loads(ex: CompiledExecutor, field: FieldPlan, value: Any) -> list[Fu
 
 async def settled(futures: list[Future[Any]]) -> None:
     """Once every future is done, however it ended (the completion reads each outcome).
-    Cancelling the waiter leaves the futures alone: the loaders share them."""
-    waiter = asyncio.get_running_loop().create_future()
-    left = [len(futures)]
 
-    def one_done(_: Future[Any]) -> None:
-        left[0] -= 1
-        if left[0] == 0 and not waiter.done():
-            waiter.set_result(None)
-
+    One wake-up per batch, not per future: the futures a batch answers are all done by the
+    time the first of them calls back (the loader sets them in one pass), so after each wake-up
+    the ones done are skipped. Cancelling the waiter leaves the futures alone: the loaders
+    share them.
+    """
+    loop = asyncio.get_running_loop()
     for future in futures:
-        future.add_done_callback(one_done)
-    try:
-        await waiter
-    finally:
-        for future in futures:
-            future.remove_done_callback(one_done)
+        if future.done():
+            continue
+        waiter = loop.create_future()
+        wake = partial(woken, waiter)
+        future.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            future.remove_done_callback(wake)
+
+
+def woken(waiter: Future[None], _: Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

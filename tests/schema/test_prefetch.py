@@ -205,3 +205,26 @@ async def test_an_async_resolver_below_is_not_held_back_by_the_walk(
     assert answer == expected and "errors" not in answer
     assert [e.split()[0] for e in events] == ["start", "start", "end", "end"]
     assert sorted(events) == sorted(reference_events)
+
+
+async def test_the_wait_ends_once_every_future_is_done_whatever_the_order() -> None:
+    loop = asyncio.get_running_loop()
+    first, second, third = (loop.create_future() for _ in range(3))
+    waiting = asyncio.ensure_future(prefetch.settled([first, second, third]))
+    third.set_result(3)  # a later batch answered first
+    await asyncio.sleep(0)
+    first.set_result(1)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not waiting.done()  # `second` is still pending
+    second.cancel()  # done too, however it ended
+    await asyncio.wait_for(waiting, 1)
+
+    shared = loop.create_future()
+    waiting = asyncio.ensure_future(prefetch.settled([shared]))
+    await asyncio.sleep(0)
+    waiting.cancel()  # the request gave up: the loader's future is someone else's too
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not shared.done()
+    shared.set_result(None)
