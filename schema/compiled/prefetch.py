@@ -67,7 +67,6 @@ def pending_loads(ex: CompiledExecutor, field: FieldPlan, value: Any) -> list[Fu
     pending: list[Future[Any]] = []
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[FieldPlan, Any]] = [(field, value)]
-    loaders = ex.context_value.loaders
     try:
         while stack:
             at, value = stack.pop()
@@ -95,7 +94,7 @@ def pending_loads(ex: CompiledExecutor, field: FieldPlan, value: Any) -> list[Fu
                     if spec is None:
                         stack.append((below, getattr(item, below.attribute)))  # type: ignore[arg-type]
                         continue
-                    loader = spec.loader(loaders)
+                    loader = spec.loader(ex.context_value.loaders)
                     if loader.shares_loads is not True:
                         return []  # asked again by the completion, it would load again
                     future = loader.load_shared(spec.key(item))

@@ -228,3 +228,15 @@ async def test_the_wait_ends_once_every_future_is_done_whatever_the_order() -> N
         await waiting
     assert not shared.done()
     shared.set_result(None)
+
+
+async def test_a_context_without_loaders_is_walked_past(
+    schemas: tuple[strawberry.Schema, strawberry.Schema],
+) -> None:
+    """A schema run without the app's context (no loaders) answers as graphql-core does."""
+    compiled, reference = schemas
+    query = '{ page(keys: ["a", "bb"]) { label items { key } } }'
+    expected = await reference.execute(query)
+    answer = await compiled.execute(query)
+    assert answer.errors is None and expected.errors is None
+    assert answer.data == expected.data
