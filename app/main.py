@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.dbfaults import LogLimiter
+from app.http.endpoint import DirectEndpoint
 from app.http.graphiql import mount_graphiql_assets
 from app.http.known_refusals import KnownRefusals
 from app.http.limits import (
@@ -150,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.graphiql_enabled:
         mount_graphiql_assets(app)
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
+    # Innermost: GET and POST /graphql reach the view without FastAPI's routing (the route stays
+    # for what this passes on: the WebSocket and HEAD).
+    app.add_middleware(DirectEndpoint, path="/graphql", view=router, context_getter=context_getter)
     app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
     # Documents refused already (or over the size or token limit) are answered before the
     # response cache and GraphQL build anything for them.

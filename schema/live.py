@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLFormattedError
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
@@ -303,6 +304,7 @@ class LiveHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class LiveRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = LiveHandler
+    temporal_response: Response  # the sub-response a request's view reads: set by its caller
 
     @property
     def graphql_ide_html(self) -> str:
