@@ -301,3 +301,21 @@ def test_apikey_revoke_of_an_unknown_key_is_not_found(
 
 def test_exit_codes_are_distinct() -> None:
     assert len({int(c) for c in ExitCode}) == len(ExitCode)
+
+
+@pytest.mark.parametrize(
+    ("level", "access"), [("debug", True), ("info", True), ("warning", False), ("error", False)]
+)
+def test_serve_writes_access_lines_only_where_its_level_shows_them(
+    level: str, access: bool
+) -> None:
+    import uvicorn
+
+    from app.cli.serve import uvicorn_options
+    from app.config import Settings
+
+    args = build_parser().parse_args(["serve", "--port", "8123"])
+    settings = Settings(log_level=level, app_env="production")
+    config = uvicorn.Config("app.main:create_app", **uvicorn_options(args, settings, 1))
+    assert config.access_log is access
+    assert (config.port, config.log_level, config.server_header) == (8123, level, False)
