@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from app.cli.checks import ensure_database, migration_problem
 from app.cli.options import Subcommands, add_bind_options, bounded_int
@@ -15,6 +16,29 @@ from app.monitoring.metrics import worker_metrics
 
 log = logging.getLogger("insitechart.cli")
 MAX_WORKERS = 64
+
+
+def uvicorn_options(args: argparse.Namespace, settings: Settings, workers: int) -> dict[str, Any]:
+    """The keyword arguments of `uvicorn.run` for the app."""
+    import uvicorn
+
+    return {
+        "factory": True,
+        "host": args.host or settings.host,
+        "port": args.port if args.port is not None else settings.port,
+        "workers": workers,
+        "log_level": settings.log_level,
+        # uvicorn builds each access line's arguments before its logger's level check: past
+        # INFO, where no line is written, it skips that work per request.
+        "access_log": settings.log_level in ("debug", "info"),
+        "proxy_headers": True,
+        "http": connections.HTTP,  # closed connections freed by refcounting
+        "ws": connections.WEBSOCKET,
+        "ws_per_message_deflate": settings.realtime_ws_deflate,
+        "ws_max_size": settings.ws_max_message_bytes,  # 1009 "message too big" past it
+        "server_header": False,  # no "server: uvicorn" banner
+        "log_config": None if settings.is_production else uvicorn.config.LOGGING_CONFIG,
+    }
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -29,21 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("%s; %s (/readyz answers 503 until then)", problem, RUN_MIGRATE)
     workers = args.workers if args.workers is not None else settings.workers
     with worker_metrics(workers):  # one /metrics summed over the workers
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port if args.port is not None else settings.port,
-            workers=workers,
-            log_level=settings.log_level,
-            proxy_headers=True,
-            http=connections.HTTP,  # closed connections freed by refcounting
-            ws=connections.WEBSOCKET,
-            ws_per_message_deflate=settings.realtime_ws_deflate,
-            ws_max_size=settings.ws_max_message_bytes,  # 1009 "message too big" past it
-            server_header=False,  # no "server: uvicorn" banner
-            log_config=None if settings.is_production else uvicorn.config.LOGGING_CONFIG,
-        )
+        uvicorn.run("app.main:create_app", **uvicorn_options(args, settings, workers))
     return 0
 
 
