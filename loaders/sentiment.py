@@ -117,6 +117,7 @@ class SentimentHistoryLoader(Loader[HistoryKey, History]):
     def __init__(self, env: LoaderEnv, interval: Interval) -> None:
         super().__init__(env)
         self.interval = interval
+        self._starts_of: dict[int, list[datetime]] = {}  # by `last`: the request's `now` is fixed
 
     def cache_part(self, key: HistoryKey) -> str:
         return f"{self.interval}:{key.stock_id}:{key.last}:h{hour_part(self.env.now)}"
@@ -125,6 +126,12 @@ class SentimentHistoryLoader(Loader[HistoryKey, History]):
         return stock_tag(key.stock_id)
 
     def _starts(self, last: int) -> list[datetime]:
+        starts = self._starts_of.get(last)
+        if starts is None:
+            starts = self._starts_of[last] = self._window(last)
+        return starts
+
+    def _window(self, last: int) -> list[datetime]:
         if self.interval == "HOUR":
             first = window_start(self.env.now, last)
             return [first + i * HOUR for i in range(last)]

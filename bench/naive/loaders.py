@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import fields
 from typing import Any, TypeVar, cast
 
 from loaders import LoaderEnv, Loaders
@@ -86,6 +85,7 @@ def build_naive_loaders(env: LoaderEnv) -> Loaders:
     by_id = NaiveStockById(env)
     mention_by_id = NaiveMentionById(env)
     loaders = Loaders(
+        env,
         stock_by_id=by_id,
         stock_by_symbol=NaiveStockBySymbol(env, by_id),
         stock_page=NaiveStockPage(env, by_id),
@@ -98,6 +98,6 @@ def build_naive_loaders(env: LoaderEnv) -> Loaders:
         quote=NaiveQuote(env),
     )
     turn = asyncio.Lock()
-    for field in fields(loaders):
-        cast(OneByOne, getattr(loaders, field.name)).turn = turn
+    for loader in loaders.built():
+        cast(OneByOne, loader).turn = turn
     return loaders
