@@ -58,7 +58,8 @@ class Coalescing:
     def flush(self) -> None:
         kept, self._kept = self._kept, []
         if kept and not self.transport.is_closing():
-            self.transport.write(kept[0] if len(kept) == 1 else b"".join(kept))
+            # uvloop sends a list in one writev, without joining a large body into a copy.
+            self.transport.writelines(kept)
 
     def close(self) -> None:
         self.flush()

@@ -54,6 +54,9 @@ class Recording:
     def write(self, data: bytes) -> None:
         self.writes.append(data)
 
+    def writelines(self, parts: list[bytes]) -> None:
+        self.writes.append(b"".join(parts))  # one write, of every part
+
     def is_closing(self) -> bool:
         return self.closed or self.aborted
 
