@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, dispatch_queue
+from aiodataloader import Loader as Queued
 from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute
@@ -123,6 +124,20 @@ class Loader(DataLoader[K, V], Generic[K, V]):
             self._take_primed(key)
         future = super().load(key)
         return future if future.done() else asyncio.shield(future)
+
+    def do_resolve_reject(self, key: K, future: Future[V]) -> None:
+        """DataLoader's: queue the load, and the first of a batch schedules its dispatch.
+
+        aiodataloader schedules a task that schedules the batch's task, so the queue is taken two
+        turns of the event loop after its first load. Here the same two turns pass, in the same
+        order among other callbacks, without the first task (a coroutine and a task per batch).
+        """
+        self._queue.append(Queued(key=key, future=future))
+        if len(self._queue) == 1:
+            if self.batch:
+                self.loop.call_soon(self.loop.call_soon, dispatch_queue, self)
+            else:
+                dispatch_queue(self)
 
     def load_shared(self, key: K) -> Future[V]:
         """The loader's own future of `key`, which every caller of the request shares: for a
