@@ -30,6 +30,7 @@ def build_cache(settings: Settings, shared: SharedRedis | None = None) -> Cache:
         ttl_overrides_s=dict(settings.cache_ttl_overrides_s),
         lease_ms=settings.cache_lease_ms,
         lease_wait_ms=settings.cache_lease_wait_ms,
+        decoded_max_bytes=settings.cache_decoded_max_bytes,
     )
     if shared is not None:
         backend = RedisBackend(shared.client, shared.breaker, owner=False, shared=shared)

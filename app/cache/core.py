@@ -87,6 +87,9 @@ class TypeStats:
         return self.hits / asked if asked else 0.0
 
 
+MAX_KEPT_BLOB = 32 * 1024  # a larger value is decoded on each read (it is rarely read again)
+
+
 class Decoded:
     """Stored values already decoded, by their exact bytes (and codec): the same blob read again
     (a feed's fifty mention pages, request after request) is not parsed and built again.
@@ -98,12 +101,15 @@ class Decoded:
     flat whatever it reads (a few MB once full).
     """
 
-    # A full one holds ~3.3 MB (tracemalloc: 250 mention pages of 2 KB and their connections);
-    # a feed's fifty pages, stocks and sentiments are ~130 KB of stored bytes.
-    MAX_ENTRIES = 1024
-    MAX_BYTES = 512 * 1024
+    # Decoded values take about 7x their stored bytes (tracemalloc: StockDetail's values of all
+    # 500 bench stocks, 1,660 of them, are 2.2 MB stored and 15.5 MB decoded); a feed's fifty
+    # pages, stocks and sentiments are ~130 KB of stored bytes. CACHE_DECODED_MAX_BYTES bounds
+    # the bytes (4 MiB by default), and the entries are bounded by one per 512 of them.
+    BYTES_PER_ENTRY = 512
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max(max_bytes // self.BYTES_PER_ENTRY, 1)
         self._values: dict[tuple[Any, bytes], tuple[Any, Any, float]] = {}
         self._bytes = 0
         self.parsed = 0  # blobs parsed and built (the others were known)
@@ -121,10 +127,10 @@ class Decoded:
         except Exception:  # a value we cannot read is a miss, never an error
             log.debug("unreadable cache value ignored", exc_info=True)
             return None
-        if not isinstance(known[1], list) and len(blob) <= self.MAX_BYTES // 16:
+        if not isinstance(known[1], list) and len(blob) <= min(self.max_bytes // 16, MAX_KEPT_BLOB):
             values = self._values
             while values and (
-                len(values) >= self.MAX_ENTRIES or self._bytes + len(blob) > self.MAX_BYTES
+                len(values) >= self.max_entries or self._bytes + len(blob) > self.max_bytes
             ):
                 oldest = next(iter(values))
                 del values[oldest]
@@ -143,6 +149,7 @@ class CacheConfig:
     ttl_overrides_s: Mapping[str, float] | None = None
     lease_ms: int = 2000
     lease_wait_ms: int = 200
+    decoded_max_bytes: int = 4 * 1024 * 1024  # CACHE_DECODED_MAX_BYTES
 
 
 class Cache:
@@ -155,7 +162,7 @@ class Cache:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._decoded = Decoded()
+        self._decoded = Decoded(config.decoded_max_bytes)
 
     # --- keys and numbers ---
 

@@ -188,12 +188,12 @@ async def test_a_stored_value_read_again_is_not_decoded_again(
 
 def test_decoded_values_are_bounded_by_entries_and_bytes() -> None:
     codec = RowCodec(StockRow)
-    decoded = Decoded()
+    decoded = Decoded(512 * 1024)  # CACHE_DECODED_MAX_BYTES: 1,024 entries at most
     row = [1, "S001", "Stock 1", "NYSE", "Tech", "Software"]
     blobs = [orjson.dumps([1, 1e10 + i, row]) for i in range(3000)]
     for blob in blobs:
         assert decoded.read(codec, blob) is not None
-    assert len(decoded) == Decoded.MAX_ENTRIES
+    assert len(decoded) == decoded.max_entries == 1024
     known = decoded.read(codec, blobs[-1])
     assert known is not None and known is decoded.read(codec, blobs[-1])
     assert known[0] == 1 and known[2] == 1e10 + 2999 and known[1].symbol == "S001"
@@ -201,8 +201,11 @@ def test_decoded_values_are_bounded_by_entries_and_bytes() -> None:
     big = [orjson.dumps([1, float(i), [*row[:5], "x" * 20_000]]) for i in range(50)]
     for blob in big:
         decoded.read(codec, blob)
-    assert decoded._bytes <= Decoded.MAX_BYTES and 0 < len(decoded) < 50
+    assert decoded._bytes <= 512 * 1024 and 0 < len(decoded) < 50
     assert decoded.read(codec, b"[1, 2") is None  # unreadable: a miss
     listed = ListCodec(RowCodec(StockRow))
     blob = orjson.dumps([1, 1e10, [row]])
     assert decoded.read(listed, blob) is not decoded.read(listed, blob)  # lists: never shared
+    none_kept = Decoded(0)
+    assert none_kept.read(codec, blobs[0]) is not none_kept.read(codec, blobs[0])
+    assert len(none_kept) == 0 and none_kept.parsed == 2
