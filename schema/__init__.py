@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -25,6 +25,7 @@ from schema.release import ReleaseLoaders
 from schema.subscription import Subscription
 from schema.timing import instrument
 from schema.tracing import Tracing
+from schema.validation import ValidatedDocuments
 
 
 class Schema(strawberry.Schema):
@@ -51,7 +52,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         MaskInternalErrors,
         CachePolicy,
         lambda: DocumentLimits(limits),  # parses too (cached), in place of ParserCache
-        lambda: ValidationCache(maxsize=512),
+        ValidatedDocuments,  # validation results by document (ValidationCache hashed it)
         lambda: CostBudget(settings),
     ]
     if settings.trace_enabled:

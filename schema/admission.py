@@ -20,13 +20,11 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     specified_rules,
 )
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from app.text import has_lone_surrogate, unencodable_path, utf8_size
 from schema.errors import request_error_code, strip_suggestions
 from schema.limits import StaticLimits, limit_error, parse_document, shape_rule_for
-
-VALIDATION_CACHE_SIZE = 512  # the same shared cache as the schema's ValidationCache extension
+from schema.validation import ValidatedDocuments
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +84,7 @@ def admit(
     rules = (*specified_rules, shape_rule_for(limits))
     if production:
         rules = (*rules, NoSchemaIntrospectionCustomRule)
-    errors = _get_validate_cache(VALIDATION_CACHE_SIZE)(schema, document, rules)
+    errors = ValidatedDocuments.validate(schema, document, rules)
     if errors:
         return [coded(e, production) for e in errors]
     return Admitted(query, document, variables, name)

@@ -313,5 +313,5 @@ class DocumentLimits(SchemaExtension):
 
 @lru_cache(maxsize=16)
 def shape_rule_for(limits: StaticLimits) -> type[ASTValidationRule]:
-    # One class per set of limits, so ValidationCache (keyed by the rules) keeps hitting.
+    # One class per set of limits, so the validation cache (keyed by the rules) keeps hitting.
     return shape_rule(limits)
