@@ -338,6 +338,21 @@ class LiveRouter(GraphQLRouter[Context, None]):
             settings.realtime_max_connections, settings.realtime_max_connections_per_client
         )
 
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """Strawberry's, with the body encoded once: `encode_json` gives the WebSocket a str,
+        which Strawberry's HTTP response then encoded back to bytes (a copy of each)."""
+        response = Response(
+            orjson.dumps(response_data),
+            media_type="application/json",
+            status_code=sub_response.status_code or 200,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
+
     def encode_json(self, data: object) -> str:
         # orjson, ~10x the standard library's speed on large results. A str, not bytes: the
         # WebSocket adapter would send bytes as binary frames, which graphql-ws clients refuse.

@@ -10,11 +10,13 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
+from strawberry.fastapi import GraphQLRouter
 
 from app.config import Settings
 from app.db import Database
-from app.http.endpoint import DirectEndpoint
+from app.http.endpoint import DirectEndpoint, sub_response
 from app.main import create_app
+from schema import build_schema
 from schema.live import LiveRouter
 from tests.conftest import serve
 from tests.factories.stocks import make_stock
@@ -123,3 +125,18 @@ async def test_executed_requests_need_no_route(db: Database, settings: Settings)
     assert posted.status_code == got.status_code == 200
     assert posted.json()["data"]["stock"] == got.json()["data"]["stock"] == expected
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+def test_the_body_is_encoded_once_into_strawberrys_bytes() -> None:
+    """LiveRouter.create_response sends orjson's bytes; Strawberry's encoded the str its
+    `encode_json` gave back to bytes: the same response, header for header."""
+    router = LiveRouter(Settings(), build_schema(Settings()))
+    data: Any = {"data": {"s": "Zürich ✓ \u2028", "n": [1, 2.5, None, True]}, "errors": []}
+    for status in (None, 201):
+        sub = sub_response()
+        sub.status_code = status  # type: ignore[assignment]
+        sub.headers["x-extra"] = "1"
+        ours = router.create_response(data, sub)
+        theirs = GraphQLRouter.create_response(router, data, sub)
+        assert (ours.body, ours.status_code) == (theirs.body, theirs.status_code)
+        assert ours.headers.raw == theirs.headers.raw
