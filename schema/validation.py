@@ -47,7 +47,26 @@ class ValidatedDocuments(SchemaExtension):
             entries.move_to_end(key)
             return entry[3]
         errors = validate_document(schema, document, rules)
+        for error in errors:
+            _forget_frames(error)
         entries[key] = (document, schema, rules, errors)
         while len(entries) > cls.maxsize:
             entries.popitem(last=False)
         return errors
+
+
+def _forget_frames(error: BaseException) -> None:
+    """Drop the tracebacks an error carries (a value that failed to coerce while validating is
+    an `original_error` raised inside the validator): they hold the frames of the request that
+    first validated the document, its context and loaders, which the kept errors would keep
+    alive for as long as the entry lives."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        original = getattr(current, "original_error", None)
+        pending += [original, current.__cause__, current.__context__]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+
+import httpx
 import pytest
 from graphql import GraphQLSchema, parse, specified_rules
 
 from app.config import Settings
 from schema import build_schema
+from schema.context import Context
 from schema.validation import ValidatedDocuments
 
 RULES = tuple(specified_rules)
@@ -43,3 +47,14 @@ def test_the_oldest_entry_goes_past_the_bound(monkeypatch: pytest.MonkeyPatch) -
     assert len(ValidatedDocuments._entries) <= 2
     assert ValidatedDocuments.validate(schema, documents[2], RULES) is first[2]
     assert ValidatedDocuments.validate(schema, documents[0], RULES) is not first[0]
+
+
+async def test_a_kept_verdict_keeps_no_request_alive(client: httpx.AsyncClient) -> None:
+    """`symbol: 1` fails to coerce inside the validator: its error's original exception carried
+    the traceback of the request that validated it first, and with it that request's context."""
+    query = "{ stock(symbol: 1) { symbol } }"
+    for _ in range(2):
+        body = (await client.post("/graphql", json={"query": query})).json()
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, Context)]
