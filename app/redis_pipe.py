@@ -5,8 +5,7 @@ Through redis-py's asyncio client a script call costs ~62 us of CPU (a pooled co
 under a lock and a timeout, a task for the write's timeout, another timeout for the read), here
 ~11 us (an MGET of 50 keys: ~90 against ~28 us; `python -m bench.redispipe`, 16 callers at a
 time): every caller writes its command to one connection and waits for its reply, which Redis
-sends in the order it received the commands (hiredis parses them). The commands of one turn of
-the event loop are written together.
+sends in the order it received the commands (hiredis parses them).
 
 A reply that does not come within `timeout_s` fails its caller with TimeoutError (the breaker's
 business, as with redis-py), by one timer for the whole queue; the late reply is matched to that
@@ -66,7 +65,6 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.unsent: list[bytes] = []  # this turn's commands, written together once it is over
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not a subclass of asyncio.Transport, though it is one.
@@ -97,7 +95,6 @@ class _Protocol(asyncio.Protocol):
 
     def fail(self, error: Exception) -> None:
         self.lost = error
-        self.unsent = []
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -113,19 +110,10 @@ class _Protocol(asyncio.Protocol):
         waiter = loop.create_future()
         deadline = loop.time() + timeout_s
         self.waiting.append((deadline, waiter))
-        if not self.unsent:
-            loop.call_soon(self._write)
-        self.unsent.append(command)
+        self.transport.write(command)
         if self.timer is None:
             self.timer = loop.call_at(deadline, self._expire, timeout_s)
         return waiter
-
-    def _write(self) -> None:
-        """The commands of a turn (every request that ran in it) in one write: one system call
-        here and one read in Redis, where each command cost both."""
-        unsent, self.unsent = self.unsent, []
-        if unsent and self.transport is not None and not self.transport.is_closing():
-            self.transport.writelines(unsent)
 
     def _expire(self, timeout_s: float) -> None:
         self.timer = None

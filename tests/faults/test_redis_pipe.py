@@ -115,25 +115,3 @@ async def test_a_frozen_server_times_out_and_late_replies_reach_nobody_else(
     finally:
         await pipe.close()
         await client.aclose()
-
-
-async def test_the_commands_of_one_turn_reach_redis_in_one_write(
-    private_redis: RedisServer,
-) -> None:
-    """Fifty callers in one turn of the event loop: one write, which Redis reads at once (each
-    command written alone, Redis would wake for most of them)."""
-    pipe = pipe_to(private_redis.url)
-    client = redis.Redis.from_url(private_redis.url)
-    try:
-        await pipe.execute(b"PING")  # connected
-        reads = []
-        for _ in range(3):
-            before = (await client.info("stats"))["total_reads_processed"]
-            replies = await asyncio.gather(*(pipe.execute(b"ECHO", i) for i in range(50)))
-            reads.append((await client.info("stats"))["total_reads_processed"] - before)
-            assert replies == [str(i).encode() for i in range(50)]
-    finally:
-        await pipe.close()
-        await client.aclose()
-    # Each difference counts the INFO command that reads it too.
-    assert min(reads) <= 2, reads
