@@ -18,7 +18,7 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-Entry = tuple[DocumentNode, Any, tuple[Any, ...], list[GraphQLError]]
+Entry = tuple[DocumentNode, GraphQLSchema, list[GraphQLError]]  # the key's objects, held
 
 
 class ValidatedDocuments(SchemaExtension):
@@ -45,11 +45,11 @@ class ValidatedDocuments(SchemaExtension):
         entry = entries.get(key)
         if entry is not None and entry[0] is document and entry[1] is schema:
             entries.move_to_end(key)
-            return entry[3]
+            return entry[2]
         errors = validate_document(schema, document, rules)
         for error in errors:
             _forget_frames(error)
-        entries[key] = (document, schema, rules, errors)
+        entries[key] = (document, schema, errors)
         while len(entries) > cls.maxsize:
             entries.popitem(last=False)
         return errors

@@ -98,7 +98,7 @@ class Decoded:
     and the generation and freshness are checked on every read as before. Rows and pages are
     frozen, so one decoded value serves every request; a list (trending's) is decoded each time.
     Bounded by entries and by stored bytes, the oldest dropped first: a worker's memory stays
-    flat whatever it reads (a few MB once full).
+    flat whatever it reads (CACHE_DECODED_MAX_BYTES of stored bytes, about 7x that decoded).
     """
 
     # Decoded values take about 7x their stored bytes (tracemalloc: StockDetail's values of all
