@@ -15,6 +15,7 @@ from app.cache import cache_state
 from app.config import Settings, get_settings
 from app.dbfaults import LogLimiter
 from app.http.endpoint import DirectEndpoint
+from app.http.front import HitFront
 from app.http.graphiql import mount_graphiql_assets
 from app.http.known_refusals import KnownRefusals
 from app.http.limits import (
@@ -23,7 +24,7 @@ from app.http.limits import (
     graphql_http_error_handler,
     internal_error_handler,
 )
-from app.http.response_cache import ResponseCache
+from app.http.response_cache import ResponseCache, SharedResponses
 from app.http.response_compression import ResponseCompression
 from app.http.security_headers import SecurityHeaders
 from app.http.wire import ExposeWire
@@ -154,19 +155,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: GET and POST /graphql reach the view without FastAPI's routing (the route stays
     # for what this passes on: the WebSocket and HEAD).
     app.add_middleware(DirectEndpoint, path="/graphql", view=router, context_getter=context_getter)
-    app.add_middleware(ResponseCache, settings=settings, schema_version=schema_version)
+    responses = SharedResponses(settings, schema_version)
+    app.add_middleware(ResponseCache, responses=responses)
     # Documents refused already (or over the size or token limit) are answered before the
     # response cache and GraphQL build anything for them.
-    app.add_middleware(
-        KnownRefusals,
-        path="/graphql",
-        settings=settings,
-        check=known_refusal(
-            settings.limits_max_document_bytes,
-            settings.limits_max_tokens,
-            settings.limits_max_selections,
-        ),
+    refused = known_refusal(
+        settings.limits_max_document_bytes,
+        settings.limits_max_tokens,
+        settings.limits_max_selections,
     )
+    app.add_middleware(KnownRefusals, path="/graphql", settings=settings, check=refused)
     if settings.compress_enabled:
         # Outside the response cache, which sends its hits already compressed (Content-Encoding
         # set: passed through); this compresses what executed and was not stored.
@@ -189,7 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_s=settings.limits_execution_timeout_s,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(ExposeWire)  # outermost: it must see the server's own `send`
+    app.add_middleware(ExposeWire)  # it must see the server's own `send` of a WebSocket
+    if settings.cache_response_enabled:
+        # Outermost: a plain hit is answered before the chain above (it passes WebSockets on).
+        app.add_middleware(
+            HitFront, path="/graphql", settings=settings, responses=responses, check=refused
+        )
     app.state.ws_limits = router.limits
     app.state.multiplexer = router.multiplexer
 

@@ -235,7 +235,7 @@ def check_body(body: bytes) -> None:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = _json_verdict(body)
-    _check_fields(data)
+    check_fields(data)
 
 
 def _json_verdict(body: bytes) -> Any:
@@ -251,7 +251,7 @@ def _json_verdict(body: bytes) -> Any:
         ) from None
 
 
-def _check_fields(data: Any) -> None:
+def check_fields(data: Any) -> None:
     if isinstance(data, list):
         raise GraphQLHTTPError(
             400,

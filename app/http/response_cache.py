@@ -1,6 +1,8 @@
 """The response cache and automatic persisted queries, in front of the GraphQL router.
 
-A hit is answered here: no parsing, validation or execution. Whether a result may be shared,
+A hit is answered here, or before the middleware chain by HitFront (app/http/front.py), which
+shares this module's look-up and answer (SharedResponses) for the POSTs it is sure of: no
+parsing, validation or execution either way. Whether a result may be shared,
 and for how long, is decided by the schema (schema/caching.py) and left in the request state.
 Callers with an API key are never served from, nor stored into, the shared cache.
 
@@ -67,22 +69,163 @@ NOT_A_QUERY = re.compile(r"\A(?:\s|,|#[^\n]*)*(?:mutation|subscription)\b")
 VARY = (b"vary", b"Accept-Encoding")  # a shared response that may be sent compressed
 HIT_COST = 1  # budget points a response-cache hit costs (it parses, validates, executes nothing)
 FLIGHT_KEPT_S = 1.0  # how long after a miss is stored the requests that missed it look again
+LOOKED_UP_KEY = "insitechart.looked_up"  # (entry key, Lookup): HitFront's miss, not looked up again
 
 
 def _error(message: str, code: str, **extra: object) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
 
 
-class ResponseCache:
-    def __init__(self, app: ASGIApp, settings: Settings, schema_version: str) -> None:
-        self.app = app
+class SharedResponses:
+    """What the cache's two entrances share (ResponseCache, and HitFront in app/http/front.py,
+    which answers plain hits before the middleware chain): the entries' keys, the look-up that
+    charges a hit, and the answer a hit sends."""
+
+    def __init__(self, settings: Settings, schema_version: str) -> None:
         self.settings = settings
         self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
-        self.apq_prefix = f"{settings.cache_namespace}:apq:"
         self.rate = tier_rate(settings, "anonymous")  # what a hit is charged against
         # The codings a stored head is kept in, in the server's preference.
         self.offered = tuple(settings.compress_encodings) if settings.compress_enabled else ()
         self._hits: HitLookup | None = None
+
+    def key(self, request: GraphQLRequest) -> str:
+        """The entry of a request: its operation (document, variables, name) in this schema."""
+        return self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
+
+    async def look_up(self, scope: Scope, cache: Cache, key: str, headers: Headers) -> Lookup:
+        """The entry, if current; on a single Redis a fresh one is charged in the same round
+        trip (app/http/hit_lookup.py), except for a revalidation (a 304 is not charged)."""
+        hits = self._hit_lookup(cache, resources_of(scope, "buckets"))
+        revalidation = "if-none-match" in headers
+        return await hits.lookup(
+            key, RESPONSES_TAG, _client(scope), self.rate, HIT_COST, charge=not revalidation
+        )
+
+    def _hit_lookup(self, cache: Cache, buckets: Buckets | None) -> HitLookup:
+        """One HitLookup per cache and buckets (the app's resources, built at start-up)."""
+        if self._hits is None or self._hits.cache is not cache or self._hits.buckets is not buckets:
+            self._hits = HitLookup(cache, buckets)
+        return self._hits
+
+    async def serve(
+        self,
+        found: Lookup,
+        cache: Cache,
+        request: GraphQLRequest,
+        scope: Scope,
+        send: Send,
+        headers: Headers,
+        started: float,
+    ) -> bool:
+        """Answer from a stored entry that is still fresh; False when there is none."""
+        hit = decode(found.raw)
+        if hit is None:
+            return False
+        _, expires, etag, requested, operation, body, deflated, brotli = hit
+        max_age = int(expires - time.time())
+        if found.decision is None and max_age <= 0:
+            return False
+        # A charged look-up found it fresh by Redis's clock: it is served (and was paid for).
+        max_age = max(max_age, 0)
+        cache.record("response", "hits")
+        shared = [
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"etag", etag.encode()),
+            (b"x-cache", b"HIT"),
+        ]
+        if request.method == "GET" and etag in headers.get("if-none-match", ""):
+            await send_bytes(send, 304, b"", shared, content_type=False)
+            self.record_hit(scope, operation, started)
+            return True
+        if found.decision is None:
+            tail, retry = await self._charge_hit(scope, requested)
+        else:
+            tail, retry = self._hit_tail(requested, self.rate, found.decision)
+        if retry is not None:
+            throttled = [(b"retry-after", str(retry).encode())]
+            await send_bytes(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
+            self.record_hit(scope, operation, started, "THROTTLED")
+            return True
+        answer, encoding = self.answer(body, deflated, brotli, tail, scope)
+        await send_bytes(send, 200, answer, [*shared, *encoding])
+        self.record_hit(scope, operation, started)
+        return True
+
+    def record_hit(self, scope: Scope, operation: str, started: float, *errors: str) -> None:
+        """Count a hit as a request of its operation, as if GraphQL had answered it."""
+        monitor: Monitor | None = resources_of(scope, "monitor")
+        if monitor is not None:
+            monitor.record_operation(operation, time.perf_counter() - started, errors, None, ())
+
+    def answer(
+        self,
+        shared_body: bytes,
+        deflated: Deflated | None,
+        brotli: bytes | None,
+        tail: bytes,
+        scope: Scope,
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """The stored body completed by `tail`, in the coding negotiated among those the entry
+        holds a head for (only the tail is added here), else plain.
+
+        A plain answer of COMPRESS_MIN_BYTES or more goes through ResponseCompression, outside
+        (or HitFront's equivalent), which adds the Vary header; it would compress it only for a
+        client taking a coding the entry holds no head in (one written by a worker offering
+        other codings).
+        """
+        coding = IDENTITY
+        if deflated is not None or brotli is not None:
+            coding = negotiate(accept_encoding(scope), self._codings(deflated, brotli))
+        if coding == BROTLI and brotli is not None:
+            return brotli_with(brotli, tail), [VARY, (b"content-encoding", b"br")]
+        if coding == GZIP and deflated is not None:
+            answer = gzip_with(deflated, tail)
+            return answer, [VARY, (b"content-encoding", b"gzip")]
+        return shared_body[:-1] + tail, []
+
+    def _codings(self, deflated: Deflated | None, brotli: bytes | None) -> tuple[str, ...]:
+        """The codings offered that an entry holds a head for."""
+        if deflated is not None and brotli is not None:
+            return self.offered  # the usual entry: one tuple, so one negotiation cache entry
+        return tuple(
+            coding
+            for coding in self.offered
+            if (coding == GZIP and deflated is not None)
+            or (coding == BROTLI and brotli is not None)
+        )
+
+    async def _charge_hit(self, scope: Scope, requested: int) -> tuple[bytes, int | None]:
+        """Charge a hit to the caller's budget: the tail that completes the stored body with the
+        caller's own cost (`,"extensions":{"cost":...}}`), or a refusal with the seconds to
+        wait (HTTP 429, Retry-After).
+
+        A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
+        cost; a client that floods even cached operations is still throttled (429).
+        """
+        buckets = resources_of(scope, "buckets")
+        if buckets is None:
+            return b"}", None
+        decision = await buckets.take(_client(scope), HIT_COST, self.rate)
+        return self._hit_tail(requested, self.rate, decision)
+
+    def _hit_tail(self, requested: int, rate: Rate, decision: Decision) -> tuple[bytes, int | None]:
+        if not decision.allowed:
+            message, extensions = throttled_refusal(HIT_COST, decision)
+            error = {"message": message, "extensions": extensions}
+            return orjson.dumps({"errors": [error]}), decision.retry_after_s
+        cost = cost_report(requested, HIT_COST, rate, decision)
+        # The stored body is `{"data":...}` with no extensions (without_cost removed the only
+        # one): appending the tail gives the bytes orjson would give the whole document.
+        return b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}", None
+
+
+class ResponseCache:
+    def __init__(self, app: ASGIApp, responses: SharedResponses) -> None:
+        self.app = app
+        self.responses = responses
+        self.settings = settings = responses.settings
+        self.apq_prefix = f"{settings.cache_namespace}:apq:"
         # Misses executing now (or stored a moment ago), by entry key; done once answered.
         self._inflight: dict[str, asyncio.Future[None]] = {}
 
@@ -123,14 +266,8 @@ class ResponseCache:
         await self._cached(cache, request, scope, receive, send, headers, started)
 
     def _cache(self, scope: Scope) -> Cache | None:
-        cache: Cache | None = _resources(scope, "cache")
+        cache: Cache | None = resources_of(scope, "cache")
         return cache
-
-    def _record_hit(self, scope: Scope, operation: str, started: float, *errors: str) -> None:
-        """Count a hit as a request of its operation, as if GraphQL had answered it."""
-        monitor: Monitor | None = _resources(scope, "monitor")
-        if monitor is not None:
-            monitor.record_operation(operation, time.perf_counter() - started, errors, None, ())
 
     async def _persisted(
         self, cache: Cache, request: GraphQLRequest, scope: Scope
@@ -172,10 +309,15 @@ class ResponseCache:
         headers: Headers,
         started: float,
     ) -> None:
-        key = self.prefix + hashlib.sha256(request.cache_material()).hexdigest()
-        found = await self._look_up(scope, cache, key, headers)
+        responses = self.responses
+        key = responses.key(request)
+        looked_up = scope.pop(LOOKED_UP_KEY, None)
+        if looked_up is not None and looked_up[0] == key:
+            found = looked_up[1]  # HitFront's look-up of this request: a miss
+        else:
+            found = await responses.look_up(scope, cache, key, headers)
         responses_generation = found.generation
-        if await self._serve(found, cache, request, scope, send, headers, started):
+        if await responses.serve(found, cache, request, scope, send, headers, started):
             return
         leader = self._inflight.get(key)
         if leader is not None:
@@ -188,9 +330,9 @@ class ResponseCache:
                 await asyncio.wait_for(
                     asyncio.shield(leader), self.settings.limits_execution_timeout_s
                 )
-            found = await self._look_up(scope, cache, key, headers)
+            found = await responses.look_up(scope, cache, key, headers)
             responses_generation = found.generation
-            if await self._serve(found, cache, request, scope, send, headers, started):
+            if await responses.serve(found, cache, request, scope, send, headers, started):
                 return
         flight: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = flight
@@ -211,65 +353,6 @@ class ResponseCache:
     def _forget(self, key: str, flight: asyncio.Future[None]) -> None:
         if self._inflight.get(key) is flight:
             del self._inflight[key]
-
-    async def _look_up(self, scope: Scope, cache: Cache, key: str, headers: Headers) -> Lookup:
-        """The entry, if current; on a single Redis a fresh one is charged in the same round
-        trip (app/http/hit_lookup.py), except for a revalidation (a 304 is not charged)."""
-        hits = self._hit_lookup(cache, _resources(scope, "buckets"))
-        revalidation = "if-none-match" in headers
-        return await hits.lookup(
-            key, RESPONSES_TAG, _client(scope), self.rate, HIT_COST, charge=not revalidation
-        )
-
-    def _hit_lookup(self, cache: Cache, buckets: Buckets | None) -> HitLookup:
-        """One HitLookup per cache and buckets (the app's resources, built at start-up)."""
-        if self._hits is None or self._hits.cache is not cache or self._hits.buckets is not buckets:
-            self._hits = HitLookup(cache, buckets)
-        return self._hits
-
-    async def _serve(
-        self,
-        found: Lookup,
-        cache: Cache,
-        request: GraphQLRequest,
-        scope: Scope,
-        send: Send,
-        headers: Headers,
-        started: float,
-    ) -> bool:
-        """Answer from a stored entry that is still fresh; False when there is none."""
-        hit = decode(found.raw)
-        if hit is None:
-            return False
-        _, expires, etag, requested, operation, body, deflated, brotli = hit
-        max_age = int(expires - time.time())
-        if found.decision is None and max_age <= 0:
-            return False
-        # A charged look-up found it fresh by Redis's clock: it is served (and was paid for).
-        max_age = max(max_age, 0)
-        cache.record("response", "hits")
-        shared = [
-            (b"cache-control", f"public, max-age={max_age}".encode()),
-            (b"etag", etag.encode()),
-            (b"x-cache", b"HIT"),
-        ]
-        if request.method == "GET" and etag in headers.get("if-none-match", ""):
-            await send_bytes(send, 304, b"", shared, content_type=False)
-            self._record_hit(scope, operation, started)
-            return True
-        if found.decision is None:
-            tail, retry = await self._charge_hit(scope, requested)
-        else:
-            tail, retry = self._hit_tail(requested, self.rate, found.decision)
-        if retry is not None:
-            throttled = [(b"retry-after", str(retry).encode())]
-            await send_bytes(send, 429, tail, [*throttled, (b"cache-control", b"no-store")])
-            self._record_hit(scope, operation, started, "THROTTLED")
-            return True
-        answer, encoding = self._answer(body, deflated, brotli, tail, scope)
-        await send_bytes(send, 200, answer, [*shared, *encoding])
-        self._record_hit(scope, operation, started)
-        return True
 
     async def _execute_and_store(
         self,
@@ -326,7 +409,8 @@ class ResponseCache:
         compressed = deflated is not None or brotli is not None
         if compressed and body.startswith(shared_body[:size]):
             # The caller's own body is the stored head and its cost: only its tail is added.
-            answer, encoding = self._answer(shared_body, deflated, brotli, body[size:], scope)
+            tail = body[size:]
+            answer, encoding = self.responses.answer(shared_body, deflated, brotli, tail, scope)
             recorder.replace_body(answer)
             headers_out += encoding
         await recorder.flush(headers_out)
@@ -342,78 +426,16 @@ class ResponseCache:
         nothing of the next ones. The brotli head is ~0.07-0.14 of the body (JSON compresses
         well): an entry grows by that much (docs/CACHING.md); COMPRESS_ENCODINGS drops either.
         """
-        settings = self.settings
-        if not self.offered or len(shared_body) < settings.compress_min_bytes:
+        settings, offered = self.settings, self.responses.offered
+        if not offered or len(shared_body) < settings.compress_min_bytes:
             return None, None
         head = shared_body[:-1]
-        deflated = deflate_head(head, settings.compress_level) if GZIP in self.offered else None
-        brotli = (
-            brotli_head(head, settings.compress_brotli_quality) if BROTLI in self.offered else None
-        )
+        deflated = deflate_head(head, settings.compress_level) if GZIP in offered else None
+        brotli = brotli_head(head, settings.compress_brotli_quality) if BROTLI in offered else None
         return deflated, brotli
 
-    def _answer(
-        self,
-        shared_body: bytes,
-        deflated: Deflated | None,
-        brotli: bytes | None,
-        tail: bytes,
-        scope: Scope,
-    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        """The stored body completed by `tail`, in the coding negotiated among those the entry
-        holds a head for (only the tail is added here), else plain.
 
-        A plain answer of COMPRESS_MIN_BYTES or more goes through ResponseCompression, outside,
-        which adds the Vary header; it would compress it only for a client that takes br and not
-        gzip, from an entry written before brotli.
-        """
-        coding = IDENTITY
-        if deflated is not None or brotli is not None:
-            coding = negotiate(accept_encoding(scope), self._codings(deflated, brotli))
-        if coding == BROTLI and brotli is not None:
-            return brotli_with(brotli, tail), [VARY, (b"content-encoding", b"br")]
-        if coding == GZIP and deflated is not None:
-            answer = gzip_with(deflated, tail)
-            return answer, [VARY, (b"content-encoding", b"gzip")]
-        return shared_body[:-1] + tail, []
-
-    def _codings(self, deflated: Deflated | None, brotli: bytes | None) -> tuple[str, ...]:
-        """The codings offered that an entry holds a head for."""
-        if deflated is not None and brotli is not None:
-            return self.offered  # the usual entry: one tuple, so one negotiation cache entry
-        return tuple(
-            coding
-            for coding in self.offered
-            if (coding == GZIP and deflated is not None)
-            or (coding == BROTLI and brotli is not None)
-        )
-
-    async def _charge_hit(self, scope: Scope, requested: int) -> tuple[bytes, int | None]:
-        """Charge a hit to the caller's budget: the tail that completes the stored body with the
-        caller's own cost (`,"extensions":{"cost":...}}`), or a refusal with the seconds to
-        wait (HTTP 429, Retry-After).
-
-        A hit executes nothing, so it costs HIT_COST points whatever the operation's requested
-        cost; a client that floods even cached operations is still throttled (429).
-        """
-        buckets = _resources(scope, "buckets")
-        if buckets is None:
-            return b"}", None
-        decision = await buckets.take(_client(scope), HIT_COST, self.rate)
-        return self._hit_tail(requested, self.rate, decision)
-
-    def _hit_tail(self, requested: int, rate: Rate, decision: Decision) -> tuple[bytes, int | None]:
-        if not decision.allowed:
-            message, extensions = throttled_refusal(HIT_COST, decision)
-            error = {"message": message, "extensions": extensions}
-            return orjson.dumps({"errors": [error]}), decision.retry_after_s
-        cost = cost_report(requested, HIT_COST, rate, decision)
-        # The stored body is `{"data":...}` with no extensions (without_cost removed the only
-        # one): appending the tail gives the bytes orjson would give the whole document.
-        return b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}", None
-
-
-def _resources(scope: Scope, name: str) -> Any:
+def resources_of(scope: Scope, name: str) -> Any:
     """An attribute of the app's Resources (None before start-up, or without it)."""
     resources = getattr(scope["app"].state, "resources", None) if "app" in scope else None
     return getattr(resources, name, None)

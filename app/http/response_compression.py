@@ -99,7 +99,7 @@ class PlainResponder:
             self.started = True
             body = message.get("body", b"")
             if message.get("more_body", False) or len(body) >= self.minimum_size:
-                _add_vary(self.start["headers"])
+                add_vary(self.start["headers"])
             await self.send(self.start)
             await self.send(message)
         elif kind == "http.response.pathsend":
@@ -127,7 +127,7 @@ class PlainResponder:
         )
 
 
-def _add_vary(headers: list[tuple[bytes, bytes]]) -> None:
+def add_vary(headers: list[tuple[bytes, bytes]]) -> None:
     """Starlette's `MutableHeaders.add_vary_header("Accept-Encoding")` on raw headers: every
     Vary value joined into the first Vary header, the others dropped."""
     found = [i for i, (name, _) in enumerate(headers) if name == b"vary"]

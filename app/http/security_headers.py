@@ -33,6 +33,7 @@ HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
+API_HEADERS = (*HEADERS, API_CSP_HEADER)  # what an answer that is not a page gets, in this order
 INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 

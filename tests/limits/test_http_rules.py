@@ -17,9 +17,9 @@ from app.http.limits import (
     Receive,
     Scope,
     Send,
-    _check_fields,
     _json_verdict,
     check_body,
+    check_fields,
 )
 from tests.factories.stocks import make_stock
 from tests.sqlcount import count_statements
@@ -245,4 +245,4 @@ def verdict(check: Callable[[], None]) -> tuple[int, str, dict[str, object]] | N
 @pytest.mark.parametrize("body", BODIES)
 def test_the_fast_json_read_gives_json_s_verdict(body: bytes) -> None:
     fast = verdict(lambda: check_body(body))
-    assert fast == verdict(lambda: _check_fields(_json_verdict(body)))
+    assert fast == verdict(lambda: check_fields(_json_verdict(body)))
