@@ -5,7 +5,8 @@ a feed's fifty mention pages. What the schema builds from such a value (a page's
 its mentions, schema/types.py) is kept beside it, weakly, and shared by every request that reads
 it; a value read from SQL for one request is freed
 with the request, and what was built from it with it. So nothing may change an object built here
-once built: resolvers read them, and the executor builds its own results.
+once built: resolvers read them, and the executor builds its own results. Objects marked
+`shared` also keep the values the executor completed from them: those depend on the object alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from typing import Any, Generic, TypeVar
 
 S = TypeVar("S")
 T = TypeVar("T")
+
+
+COMPLETED = "_insitechart_completed"  # a shared object's completed selections, by plan
+
+
+def shared(value: T) -> T:
+    """Mark an object built here as shared: the executor keeps on it what its selections of
+    leaves complete to (schema/compiled/objects.py, `complete_shared`), for the next request."""
+    object.__setattr__(value, COMPLETED, {})
+    return value
 
 
 class BuiltOnce(Generic[S, T]):

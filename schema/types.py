@@ -21,7 +21,7 @@ from loaders.rows import (
     TrendingRow,
 )
 from schema import cursors
-from schema.built import BuiltOnce
+from schema.built import BuiltOnce, shared
 from schema.context import Context
 from schema.errors import UpstreamUnavailable, check_range
 from schema.loaded import ByLoader, by_loader
@@ -206,8 +206,8 @@ class MentionConnection:
         last = page.rows[-1] if page.rows else None
         end = cursors.encode_mention(last.published_at, last.id) if last else None
         return cls(
-            nodes=[Mention.from_row(r) for r in page.rows],
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=end),
+            nodes=[shared(Mention.from_row(r)) for r in page.rows],
+            page_info=shared(PageInfo(has_next_page=page.has_next, end_cursor=end)),
             rows=page.rows,
         )
 
@@ -337,5 +337,5 @@ _MENTION_CONNECTIONS: BuiltOnce[MentionPage, MentionConnection] = BuiltOnce(Ment
 # A history's points, built once while the history lives (one decoded history serves the requests
 # of its stock until it changes): a list nothing changes, which the executor only reads.
 POINTS: BuiltOnce[History, list[SentimentPoint]] = BuiltOnce(
-    lambda history: [SentimentPoint.from_row(r) for r in history.rows]
+    lambda history: [shared(SentimentPoint.from_row(r)) for r in history.rows]
 )

@@ -9,6 +9,7 @@ from graphql.execution.collect_fields import FieldDetailsList, collect_subfields
 from graphql.type.introspection import TypeNameMetaFieldDef
 
 from schema.compiled.complete import prepare
+from schema.compiled.fields import run_leaf_attribute, run_typename
 from schema.compiled.plan import (
     FieldPlan,
     ObjectPlan,
@@ -50,7 +51,8 @@ def object_plan(
         )
         prepare(plan, definition is TypeNameMetaFieldDef)
         plans.append(plan)
-    return ObjectPlan(parent, plans)
+    pure = all(p.run in (run_leaf_attribute, run_typename) for p in plans)
+    return ObjectPlan(parent, plans, pure)
 
 
 def slot_plan(executor: CompiledExecutor, slot: ObjectSlot) -> ObjectPlan:

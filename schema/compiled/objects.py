@@ -17,6 +17,7 @@ from graphql import GraphQLAbstractType, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.executor import invalid_return_type_error
 from graphql.pyutils import Path, Undefined
 
+from schema.built import COMPLETED
 from schema.compiled import fields
 from schema.compiled.plan import Complete, FieldPlan, ObjectPlan, ObjectSlot
 from schema.compiled.promise import DONE, FAILED, PENDING, PROMISES, Owned, Promise
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from schema.compiled.executor import CompiledExecutor
 
 Info = GraphQLResolveInfo[Any]
+NOTHING: dict[str, Any] = {}
+PLANS_KEPT = 4  # pure plans whose values a shared object keeps (documents selecting it differently)
 
 
 def field_path(path: Path) -> Path:
@@ -66,6 +69,10 @@ def complete_object(
         if not verdict:
             raise invalid_return_type_error(slot.type, result, field.details)
     plan = slot.plan or ex.compile_slot(slot)
+    if plan.pure:
+        kept = getattr(result, "__dict__", NOTHING).get(COMPLETED)
+        if kept is not None:
+            return complete_shared(ex, plan, result, path, kept)
     memo = ex.completed
     if memo is None:
         return fields.execute_fields(ex, plan, result, path)
@@ -75,6 +82,25 @@ def complete_object(
         return reuse(ex, plan, result, path, held[1])
     completed = fields.execute_fields(ex, plan, result, path)
     memo[key] = (result, completed)
+    return completed
+
+
+def complete_shared(
+    ex: CompiledExecutor, plan: ObjectPlan, source: Any, path: Path, kept: dict[int, Any]
+) -> Any:
+    """A pure plan's completion of a shared object (schema/built.py), kept on the object for the
+    requests after this one: leaves read from attributes depend on the object alone, and nothing
+    changes a shared object. Only a completion without errors is kept, so an error is raised
+    again, at its own path, by each completion. An object keeps a few plans' values at most."""
+    held = kept.get(id(plan))
+    if held is not None and held[0] is plan:
+        return held[1]
+    errors = len(ex.collected_errors.errors)
+    completed = fields.execute_fields(ex, plan, source, path)
+    if completed.__class__ is dict and len(ex.collected_errors.errors) == errors:
+        if len(kept) >= PLANS_KEPT:
+            kept.clear()
+        kept[id(plan)] = (plan, completed)
     return completed
 
 

@@ -69,6 +69,9 @@ class ObjectPlan:
 
     type: GraphQLObjectType
     fields: list[FieldPlan]
+    # Every field a leaf read from an attribute (or __typename): what the selection completes to
+    # depends on the object alone, so a shared object keeps it (objects.py, `complete_shared`).
+    pure: bool = False
     # The fields a prefetch walks (prefetch.py): loaded ones and attributes with a sub-selection;
     # None until first asked.
     walked: list[FieldPlan] | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import orjson
 import pytest
 import redis.asyncio as redis
@@ -13,6 +16,7 @@ from app.main import create_app
 from app.resources import Resources
 from loaders.codec import ListCodec, RowCodec
 from loaders.rows import StockRow
+from schema.compiled import fields
 from tests.cache.conftest import cache_settings, command_log
 from tests.cache.test_response_tags import ingest_one
 from tests.conftest import graphql, serve
@@ -209,3 +213,32 @@ def test_decoded_values_are_bounded_by_entries_and_bytes() -> None:
     none_kept = Decoded(0)
     assert none_kept.read(codec, blobs[0]) is not none_kept.read(codec, blobs[0])
     assert len(none_kept) == 0 and none_kept.parsed == 2
+
+
+async def test_a_stock_page_read_again_completes_its_points_and_mentions_from_what_was_kept(
+    db: Database, cached_settings: Settings, operations: dict[str, str], monkeypatch: Any
+) -> None:
+    """StockDetail's 48 points and 20 mentions come from values the field cache decoded once
+    (schema/built.py): the requests after the one that decoded them take their completed values,
+    executing none of their fields, and answer the same."""
+    executed: list[str] = []
+    execute_fields = fields.execute_fields
+
+    def counted(ex: Any, plan: Any, source: Any, path: Any) -> Any:
+        executed.append(plan.type.name)
+        return execute_fields(ex, plan, source, path)
+
+    monkeypatch.setattr(fields, "execute_fields", counted)
+    await make_universe(db, 6, 5)
+    async with serve(create_app(cached_settings)) as client:
+        first = await graphql(client, operations["StockDetail"], {"symbol": "S001"})
+        first_run = Counter(executed)
+        # The first answer was read from SQL; the second decodes what the first stored.
+        await graphql(client, operations["StockDetail"], {"symbol": "S001"})
+        executed.clear()
+        third = await graphql(client, operations["StockDetail"], {"symbol": "S001"})
+    assert third["data"] == first["data"] and "errors" not in first
+    assert first_run["SentimentPoint"] == 48 and first_run["Mention"] == 5
+    kept = {"SentimentPoint", "Mention", "PageInfo"}
+    assert not kept & set(executed)  # the stock, its sentiment and edges are completed anew
+    assert {"Stock", "MentionEdge"} <= set(executed)
