@@ -11,7 +11,7 @@ import orjson
 from app.cache.core import Decoded
 from loaders.rows import History, MentionPage, MentionRow, PointRow
 from loaders.sentiment import SentimentHistoryLoader
-from schema import types
+from schema import cursors, types
 from schema.built import BuiltOnce
 from schema.types import MentionConnection
 
@@ -79,3 +79,19 @@ def test_a_history_round_trips_through_its_cache_codec_and_is_kept_decoded() -> 
     first = decoded.read(codec, blob)
     assert first is not None and first[1] == history
     assert decoded.read(codec, bytes(blob)) is first and decoded.parsed == 1
+
+
+def test_a_connections_edges_are_built_once_while_it_lives() -> None:
+    """The edges (each with its encoded cursor) of a shared connection are shared with it."""
+    page = page_of(3)
+    connection = MentionConnection.from_page(page)
+    edges = types._mention_edges(connection)
+    assert types._mention_edges(connection) is edges
+    assert [e.node for e in edges] == connection.nodes
+    assert [e.cursor for e in edges] == [
+        cursors.encode_mention(r.published_at, r.id) for r in page.rows
+    ]
+    held = len(types._EDGES)
+    del page, connection, edges
+    gc.collect()
+    assert len(types._EDGES) == held - 1
