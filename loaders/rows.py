@@ -23,7 +23,7 @@ class StockRow:
     industry: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # weakly referable: schema/built.py
 class SentimentRow:
     cache_ttl_s: ClassVar[float] = 120
     stock_id: int

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import orjson
 
 from app.cache.core import Decoded
-from loaders.rows import History, MentionPage, MentionRow, PointRow
+from loaders.rows import History, MentionPage, MentionRow, PointRow, SentimentRow
 from loaders.sentiment import SentimentHistoryLoader
 from schema import cursors, types
-from schema.built import BuiltOnce
+from schema.built import COMPLETED, BuiltOnce
 from schema.types import MentionConnection
 
 AT = datetime(2026, 12, 7, 12, tzinfo=UTC)
@@ -95,3 +95,19 @@ def test_a_connections_edges_are_built_once_while_it_lives() -> None:
     del page, connection, edges
     gc.collect()
     assert len(types._EDGES) == held - 1
+
+
+def test_a_sentiment_row_read_again_gives_the_same_shared_sentiment_until_it_is_freed() -> None:
+    row = SentimentRow(7, 0.25, 3, 2, 0, 1, AT)
+    sentiment = types._SENTIMENTS(row)
+    assert types._SENTIMENTS(row) is sentiment
+    assert (sentiment.stock_id, sentiment.compound_score, sentiment.mention_count_24h) == (
+        7,
+        0.25,
+        3,
+    )
+    assert getattr(sentiment, COMPLETED) == {}  # shared: the executor keeps its completions
+    held = len(types._SENTIMENTS)
+    del row, sentiment
+    gc.collect()
+    assert len(types._SENTIMENTS) == held - 1
