@@ -16,8 +16,10 @@ import orjson
 
 from app.http.compression import Deflated
 
-# Entry head lines remembered once read (`_head`): a few hundred entries are hit again and again.
-HEADS_KEPT = 256
+# Entry head lines remembered once read (`_head`): every entry of a busy worker is hit again and
+# again (StockDetail alone has one per stock: 500 in the bench); a line is ~150 bytes, up to
+# ~2 KB with fifty tags (StockList), so at most ~2 MB are kept.
+HEADS_KEPT = 1024
 
 
 def without_cost(body: bytes) -> tuple[bytes, int] | None:
