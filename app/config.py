@@ -181,12 +181,13 @@ class Settings(BaseSettings):
         description="How long (ms) another worker waits for a leased key before loading it itself",
     )
     cache_decoded_max_bytes: int = Field(
-        default=4 * 1024 * 1024,
+        default=2 * 1024 * 1024,
         ge=0,
         le=1024 * 1024 * 1024,
         description=(
             "Field-cache values kept decoded per worker, in stored bytes (held in memory at about "
-            "7x that); a value read again is not parsed again; 0 = none kept"
+            "10x that, with what requests completed from them); a value read again is not parsed "
+            "again; 0 = none kept"
         ),
     )
     cache_response_enabled: bool = Field(

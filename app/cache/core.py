@@ -98,16 +98,19 @@ class Decoded:
     and the generation and freshness are checked on every read as before. Rows and pages are
     frozen, so one decoded value serves every request; a list (trending's) is decoded each time.
     Bounded by entries and by stored bytes, the oldest dropped first: a worker's memory stays
-    flat whatever it reads (CACHE_DECODED_MAX_BYTES of stored bytes, about 7x that decoded).
+    flat whatever it reads (CACHE_DECODED_MAX_BYTES of stored bytes, about 7x that decoded, and
+    about 10x with what requests completed from the objects built of them, which go with them:
+    schema/built.py).
     """
 
     # Decoded values take about 7x their stored bytes (tracemalloc: StockDetail's values of all
     # 500 bench stocks, 1,660 of them, are 2.2 MB stored and 15.5 MB decoded); a feed's fifty
     # pages, stocks and sentiments are ~130 KB of stored bytes. CACHE_DECODED_MAX_BYTES bounds
-    # the bytes (4 MiB by default), and the entries are bounded by one per 512 of them.
+    # the bytes (2 MiB by default: the soak grew +14% with it, +25% with 4 MiB, once completions
+    # were kept, docs/BENCHMARKS.md step 12), and the entries are bounded by one per 512 of them.
     BYTES_PER_ENTRY = 512
 
-    def __init__(self, max_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int = 2 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self.max_entries = max(max_bytes // self.BYTES_PER_ENTRY, 1)
         self._values: dict[tuple[Any, bytes], tuple[Any, Any, float]] = {}
@@ -149,7 +152,7 @@ class CacheConfig:
     ttl_overrides_s: Mapping[str, float] | None = None
     lease_ms: int = 2000
     lease_wait_ms: int = 200
-    decoded_max_bytes: int = 4 * 1024 * 1024  # CACHE_DECODED_MAX_BYTES
+    decoded_max_bytes: int = 2 * 1024 * 1024  # CACHE_DECODED_MAX_BYTES
 
 
 class Cache:
