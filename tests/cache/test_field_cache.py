@@ -16,11 +16,11 @@ from app.main import create_app
 from app.resources import Resources
 from loaders.codec import ListCodec, RowCodec
 from loaders.rows import StockRow
-from schema.compiled import fields
 from tests.cache.conftest import cache_settings, command_log
 from tests.cache.test_response_tags import ingest_one
 from tests.conftest import graphql, serve
 from tests.factories.universe import make_universe
+from tests.schema.differential import count_executed
 from tests.sqlcount import count_statements
 
 QUERIES = ["MentionFeed", "PartnerScores", "StockDetail", "StockList", "Trending"]
@@ -221,14 +221,7 @@ async def test_a_stock_page_read_again_completes_its_points_and_mentions_from_wh
     """StockDetail's 48 points and 20 mentions come from values the field cache decoded once
     (schema/built.py): the requests after the one that decoded them take their completed values,
     executing none of their fields, and answer the same."""
-    executed: list[str] = []
-    execute_fields = fields.execute_fields
-
-    def counted(ex: Any, plan: Any, source: Any, path: Any) -> Any:
-        executed.append(plan.type.name)
-        return execute_fields(ex, plan, source, path)
-
-    monkeypatch.setattr(fields, "execute_fields", counted)
+    executed = count_executed(monkeypatch)
     await make_universe(db, 6, 5)
     async with serve(create_app(cached_settings)) as client:
         first = await graphql(client, operations["StockDetail"], {"symbol": "S001"})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pytest
 import strawberry
 
 from app.config import Settings
@@ -14,7 +15,7 @@ from app.db import Database
 from app.resources import Resources
 from loaders import LoaderEnv, Loaders
 from schema.auth import Principal
-from schema.compiled import CompiledExecutor
+from schema.compiled import CompiledExecutor, fields
 from schema.context import Context
 from schema.limits import DocumentLimits, StaticLimits
 from schema.mutation import Mutation
@@ -33,6 +34,28 @@ UNLIMITED = StaticLimits(
     max_directives_per_field=100,
     max_selections=100_000,
 )
+
+
+def formatted(result: Any) -> dict[str, Any]:
+    """What a client sees of an ExecutionResult: its data, and its errors when there are any."""
+    out: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        out["errors"] = [error.formatted for error in result.errors]
+    return out
+
+
+def count_executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The type of every object whose fields the compiled executor executes from now on (a kept
+    completion, schema/compiled/objects.py, executes none)."""
+    executed: list[str] = []
+    execute_fields = fields.execute_fields
+
+    def counted(ex: Any, plan: Any, source: Any, path: Any) -> Any:
+        executed.append(plan.type.name)
+        return execute_fields(ex, plan, source, path)
+
+    monkeypatch.setattr(fields, "execute_fields", counted)
+    return executed
 
 
 def bare_schemas() -> tuple[strawberry.Schema, strawberry.Schema]:

@@ -15,6 +15,7 @@ from graphql import GraphQLError
 
 from schema.compiled import CompiledExecutor, plan_cache
 from schema.compiled.plan import direct_resolver
+from tests.schema.differential import formatted
 
 
 @strawberry.enum
@@ -223,13 +224,6 @@ def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
         query=Query, types=[Person, Robot], execution_context_class=CompiledExecutor
     )
     return compiled, strawberry.Schema(query=Query, types=[Person, Robot])
-
-
-def formatted(result: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        out["errors"] = [error.formatted for error in result.errors]
-    return out
 
 
 @pytest.mark.parametrize("query", QUERIES)

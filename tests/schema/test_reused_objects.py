@@ -13,6 +13,7 @@ import pytest
 import strawberry
 
 from schema.compiled import CompiledExecutor, plan_cache
+from tests.schema.differential import formatted
 
 CALLS: Counter[str] = Counter()
 
@@ -84,13 +85,6 @@ def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
         query=Query, mutation=Mutation, execution_context_class=CompiledExecutor
     )
     return compiled, strawberry.Schema(query=Query, mutation=Mutation)
-
-
-def formatted(result: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        out["errors"] = [error.formatted for error in result.errors]
-    return out
 
 
 async def both(

@@ -7,15 +7,14 @@ from __future__ import annotations
 import enum
 import math
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import strawberry
 
 from schema.built import COMPLETED, shared
-from schema.compiled import CompiledExecutor, fields, objects
+from schema.compiled import CompiledExecutor, objects
 from schema.limits import DocumentLimits
-from tests.schema.differential import UNLIMITED
+from tests.schema.differential import UNLIMITED, count_executed, formatted
 
 AT = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -71,23 +70,7 @@ def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
 
 @pytest.fixture
 def completions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The type of every object whose fields are executed (a kept completion executes none)."""
-    executed: list[str] = []
-    execute_fields = fields.execute_fields
-
-    def counted(ex: Any, plan: Any, source: Any, path: Any) -> Any:
-        executed.append(plan.type.name)
-        return execute_fields(ex, plan, source, path)
-
-    monkeypatch.setattr(fields, "execute_fields", counted)
-    return executed
-
-
-def formatted(result: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        out["errors"] = [error.formatted for error in result.errors]
-    return out
+    return count_executed(monkeypatch)
 
 
 async def test_a_shared_object_is_completed_once_per_selection(
