@@ -202,6 +202,31 @@ class Settings(BaseSettings):
         ge=1024,
         description="Responses larger than this (bytes) are not stored in the response cache",
     )
+    cache_response_near_entries: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "Response-cache entries each worker keeps to answer again without Redis, while "
+            "Redis's client tracking says they are current (one Redis only); 0 = every hit asks "
+            "Redis"
+        ),
+    )
+    cache_response_near_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=0,
+        le=1024 * 1024 * 1024,
+        description="Bytes of response-cache entries each worker keeps (near hits) at most",
+    )
+    cache_response_hit_lease: int = Field(
+        default=64,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Budget points a worker takes from a caller's bucket at once to charge near hits "
+            "(at most a hundredth of the bucket); the rest is refunded at the next top-up"
+        ),
+    )
     cache_apq_ttl_s: int = Field(
         default=86_400,
         ge=0,

@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resources.monitor.start()
         if resources.relay is not None:
             resources.relay.start()
+        resources.start()
         warmer = start_warming(resources)
         app.state.warmer = warmer
         keeper = PartitionKeeper(resources.db, settings)

@@ -72,9 +72,11 @@ class MemoryBuckets:
 # so every app instance sees the same time.
 # A token bucket in a Redis hash: refill for the time since its stamp, then take `cost` if there
 # is that much. A function, so the response cache's hit script (app/http/hit_lookup.py) charges a
-# hit with the same code in the same round trip as its look-up.
+# hit with the same code in the same round trip as its look-up. With `least` (a lease, app/http/
+# near_hits.py) it takes as much of `cost` as the bucket holds, provided it holds `least`; it
+# returns what it took as well.
 TAKE_FUNCTION = """
-local function take(key, capacity, rate, cost)
+local function take(key, capacity, rate, cost, least)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
   local state = redis.call('HMGET', key, 'tokens', 'ts')
@@ -85,21 +87,24 @@ local function take(key, capacity, rate, cost)
     stamp = now
   end
   tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
-  local allowed = 0
-  if cost <= tokens then
-    tokens = math.min(capacity, tokens - cost)
+  if least == nil then least = cost end
+  local allowed, took = 0, 0
+  if least <= tokens then
+    took = math.min(cost, tokens)
+    tokens = math.min(capacity, tokens - took)
     allowed = 1
   end
   redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
   redis.call('PEXPIRE', key, math.ceil(capacity / rate * 1000) + 1000)
-  return allowed, tokens
+  return allowed, tokens, took
 end
 """
 TAKE_SCRIPT = (
     TAKE_FUNCTION
     + """
-local allowed, tokens = take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
-return {allowed, tostring(tokens)}
+local allowed, tokens, took = take(
+  KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {allowed, tostring(tokens), tostring(took)}
 """
 )
 
@@ -129,8 +134,23 @@ class RedisBuckets:
         answer = await self.shared.call(op, None)
         if answer is None:
             return await self.fallback.take(client, cost, rate)
-        allowed, tokens = answer
-        return decide(bool(allowed), float(tokens), cost, rate)
+        return decide(bool(answer[0]), float(answer[1]), cost, rate)
+
+    async def take_up_to(
+        self, client: str, cost: float, least: float, rate: Rate
+    ) -> tuple[bool, float, float] | None:
+        """Take as much of `cost` as the bucket holds, if it holds `least` (a lease): whether it
+        did, what the bucket holds after, and what was taken; None while Redis is unreachable."""
+
+        async def op() -> Any:
+            return await self._script(
+                keys=[self.prefix + client], args=[rate.capacity, rate.per_s, cost, least]
+            )
+
+        answer = await self.shared.call(op, None)
+        if answer is None:
+            return None
+        return bool(answer[0]), float(answer[1]), float(answer[2])
 
     async def close(self) -> None:
         if self.owner:

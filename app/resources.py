@@ -6,11 +6,15 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
+
 from app.apikeys import KeyCache
 from app.cache import Cache, build_cache, invalidate_stored
 from app.config import Settings
 from app.db import Database, create_database
 from app.dbfaults import LogLimiter
+from app.http.entry import entries_prefix
+from app.http.near_hits import InvalidationTracker, NearHits
 from app.monitoring.monitor import Monitor
 from app.quotes import QuoteProvider, SimulatedProvider, open_provider
 from app.ratelimit import Buckets, MemoryBuckets, open_buckets
@@ -42,6 +46,9 @@ class Resources:
     replicas: ReplicaSet | None = None
     relay: Relay | None = None  # reads the outbox and delivers its events to local subscribers
     keys: KeyCache = field(default_factory=lambda: KeyCache(0.0))  # API keys recently found active
+    # Response-cache entries answered without Redis while it tracks them (app/http/near_hits.py).
+    near: NearHits | None = None
+    tracker: InvalidationTracker | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -69,6 +76,7 @@ class Resources:
             resources.cache = build_cache(settings, redis)
             resources.after_write.append(invalidate_stored(resources.cache))
             resources.cache.on_record.append(monitor.cache_event)
+            resources.near = open_near_hits(settings, redis, resources.cache)
         resources.relay = Relay(settings, db, resources.broker)
         resources.after_write.append(resources.relay.announce)
         return resources
@@ -89,7 +97,17 @@ class Resources:
                 if HOOK_LOG.allow():
                     log.exception("after-write hook %r failed", hook)
 
+    def start(self) -> None:
+        """Start what runs beside requests."""
+        if self.near is not None and self.redis is not None:
+            client = self.redis.client
+            if isinstance(client, Redis):
+                self.tracker = InvalidationTracker(client, self.near)
+                self.tracker.start()
+
     async def close(self) -> None:
+        if self.tracker is not None:
+            await self.tracker.close()
         await self.quotes.aclose()
         await self.buckets.close()
         if self.cache is not None:
@@ -104,3 +122,24 @@ class Resources:
         if self.replicas is not None:
             await self.replicas.close()
         await self.db.dispose()
+
+
+def open_near_hits(settings: Settings, redis: SharedRedis | None, cache: Cache) -> NearHits | None:
+    """Near hits where they can be kept current: one Redis (not a cluster) holds the cache."""
+    if (
+        not settings.cache_response_enabled
+        or settings.cache_response_near_entries == 0
+        or redis is None
+        or redis.cluster
+        or not cache.shared
+    ):
+        return None
+    near = NearHits(
+        max_entries=settings.cache_response_near_entries,
+        max_bytes=settings.cache_response_near_max_bytes,
+        lease_points=settings.cache_response_hit_lease,
+        generation_prefix=cache.generation_key(""),
+        entry_prefix=entries_prefix(settings.cache_namespace),
+    )
+    cache.on_bump.append(near.drop_tags)
+    return near

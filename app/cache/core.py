@@ -162,6 +162,9 @@ class Cache:
         self.shared = shared  # several processes read the backend: take leases on misses
         self.stats: dict[str, TypeStats] = {}
         self.on_record: list[OnRecord] = []
+        # Called with the tags once their generations moved (before `bump` returns): what this
+        # process keeps beside the backend is dropped too (app/http/near_hits.py).
+        self.on_bump: list[Callable[[Sequence[str]], None]] = []
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -198,6 +201,8 @@ class Cache:
         """Make every value that depends on one of `tags` stale, on every worker."""
         if tags:
             await self.backend.bump_many([self.generation_key(t) for t in sorted(set(tags))])
+            for hook in self.on_bump:
+                hook(tags)
 
     # --- cache-aside ---
 

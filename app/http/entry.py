@@ -40,6 +40,11 @@ Tags = tuple[tuple[str, int], ...]
 Entry = tuple[Tags, float, str, int, str, bytes, Deflated | None, bytes | None]
 
 
+def entries_prefix(namespace: str) -> str:
+    """What every response-cache entry's key starts with (its schema's version follows)."""
+    return f"{namespace}:resp:"
+
+
 def encode(
     tags: list[tuple[str, int]],
     expires: float,

@@ -15,9 +15,11 @@ from typing import Any
 
 from app.cache import Cache
 from app.cache.redis_backend import CURRENT_FUNCTION, RedisBackend
+from app.http.near_hits import NearHits
 from app.ratelimit import TAKE_FUNCTION, Buckets, Decision, Rate, RedisBuckets, decide
 
-# KEYS: the entry, the caller's bucket. ARGV: generation prefix, tag, capacity, rate, cost.
+# KEYS: the entry, the caller's bucket. ARGV: generation prefix, tag, capacity, rate, cost, and
+# the least to take (less than the cost when it tops a lease up: app/http/near_hits.py).
 # A miss (absent, stale, or less than a second left, which the middleware would not serve)
 # charges nothing: the execution that follows is charged by the budget extension.
 HIT_AND_TAKE = (
@@ -29,8 +31,9 @@ if not raw then return {false, gen} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 if type(head[2]) ~= 'number' or head[2] - now < 1 then return {false, gen} end
-local allowed, tokens = take(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
-return {raw, gen, allowed, tostring(tokens)}
+local allowed, tokens, took = take(
+  KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+return {raw, gen, allowed, tostring(tokens), tostring(took)}
 """
 )
 
@@ -43,11 +46,13 @@ class Lookup:
 
 
 class HitLookup:
-    """Looks an entry up and, on a single Redis shared with the budgets, charges the hit too."""
+    """Looks an entry up and, on a single Redis shared with the budgets, charges the hit too;
+    with `near`, answers what the worker keeps without Redis (app/http/near_hits.py)."""
 
-    def __init__(self, cache: Cache, buckets: Buckets | None) -> None:
+    def __init__(self, cache: Cache, buckets: Buckets | None, near: NearHits | None = None) -> None:
         self.cache = cache
         self.buckets = buckets
+        self.near: NearHits | None = None
         self._script: Any = None
         backend = cache.backend
         if (
@@ -57,6 +62,7 @@ class HitLookup:
             and buckets.shared.client is backend.client
         ):
             self._script = backend.shared.script(HIT_AND_TAKE)
+            self.near = near
 
     async def lookup(
         self, key: str, tag: str, client: str, rate: Rate, cost: int, charge: bool = True
@@ -67,8 +73,22 @@ class HitLookup:
         if not charge or self._script is None or not isinstance(self.buckets, RedisBuckets):
             raw, generation = await cache.backend.get_current(key, cache.generation_key(""), tag)
             return Lookup(raw, generation, None)
+        near = self.near
+        if near is None:
+            least: float = cost
+            want: float = cost
+        else:
+            kept = near.get(key)
+            if kept is not None:
+                decision = near.charge(client, cost, rate)
+                if decision is None:
+                    decision = await self._top_up(near, client, cost, rate)
+                if decision is not None:
+                    return Lookup(kept, 0, decision)  # no generation: a hit stores nothing
+            want, least = near.top_up(client, cost, rate)
+            epoch = near.epoch
         bucket = self.buckets.prefix + client
-        args = [cache.generation_key(""), tag, rate.capacity, rate.per_s, cost]
+        args = [cache.generation_key(""), tag, rate.capacity, rate.per_s, want, least]
 
         async def op() -> Any:
             return await self._script(keys=[key, bucket], args=args)
@@ -80,4 +100,19 @@ class HitLookup:
         if not raw:
             return Lookup(None, generation, None)
         entry = raw.encode() if isinstance(raw, str) else raw
-        return Lookup(entry, generation, decide(bool(answer[2]), float(answer[3]), cost, rate))
+        allowed, available = bool(answer[2]), float(answer[3])
+        if near is None:
+            return Lookup(entry, generation, decide(allowed, available, cost, rate))
+        decision = near.topped_up(client, cost, rate, allowed, available, float(answer[4]))
+        near.keep(key, entry, epoch)
+        return Lookup(entry, generation, decision)
+
+    async def _top_up(self, near: NearHits, client: str, cost: int, rate: Rate) -> Decision | None:
+        """Top the caller's lease up in Redis and charge the hit from it; None while Redis is
+        unreachable (the look-up that follows finds out)."""
+        assert isinstance(self.buckets, RedisBuckets)
+        want, least = near.top_up(client, cost, rate)
+        taken = await self.buckets.take_up_to(client, want, least, rate)
+        if taken is None:
+            return None
+        return near.topped_up(client, cost, rate, *taken)

@@ -41,9 +41,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.cache import RESPONSES_TAG, Cache
 from app.config import Settings
 from app.http.compression import Deflated, brotli_head, brotli_with, deflate_head, gzip_with
-from app.http.entry import decode, encode, without_cost
+from app.http.entry import decode, encode, entries_prefix, without_cost
 from app.http.graphql_request import GraphQLRequest, parse, read_body, replay
 from app.http.hit_lookup import HitLookup, Lookup
+from app.http.near_hits import NearHits
 from app.http.negotiation import BROTLI, GZIP, IDENTITY, accept_encoding, negotiate
 from app.http.sending import Recorder, private, send_bytes
 from app.ratelimit import (
@@ -83,11 +84,12 @@ class SharedResponses:
 
     def __init__(self, settings: Settings, schema_version: str) -> None:
         self.settings = settings
-        self.prefix = f"{settings.cache_namespace}:resp:{schema_version}:"
+        self.prefix = f"{entries_prefix(settings.cache_namespace)}{schema_version}:"
         self.rate = tier_rate(settings, "anonymous")  # what a hit is charged against
         # The codings a stored head is kept in, in the server's preference.
         self.offered = tuple(settings.compress_encodings) if settings.compress_enabled else ()
         self._hits: HitLookup | None = None
+        self._near: NearHits | None = None  # what self._hits was made with
 
     def key(self, request: GraphQLRequest) -> str:
         """The entry of a request: its operation (document, variables, name) in this schema."""
@@ -96,17 +98,24 @@ class SharedResponses:
     async def look_up(self, scope: Scope, cache: Cache, key: str, headers: Headers) -> Lookup:
         """The entry, if current; on a single Redis a fresh one is charged in the same round
         trip (app/http/hit_lookup.py), except for a revalidation (a 304 is not charged)."""
-        hits = self._hit_lookup(cache, resources_of(scope, "buckets"))
+        hits = self._hit_lookup(cache, resources_of(scope, "buckets"), resources_of(scope, "near"))
         revalidation = "if-none-match" in headers
         return await hits.lookup(
             key, RESPONSES_TAG, _client(scope), self.rate, HIT_COST, charge=not revalidation
         )
 
-    def _hit_lookup(self, cache: Cache, buckets: Buckets | None) -> HitLookup:
-        """One HitLookup per cache and buckets (the app's resources, built at start-up)."""
-        if self._hits is None or self._hits.cache is not cache or self._hits.buckets is not buckets:
-            self._hits = HitLookup(cache, buckets)
-        return self._hits
+    def _hit_lookup(
+        self, cache: Cache, buckets: Buckets | None, near: NearHits | None
+    ) -> HitLookup:
+        """One HitLookup per cache, buckets and near hits (the app's resources, built at
+        start-up)."""
+        hits = self._hits
+        if hits is None or hits.cache is not cache or hits.buckets is not buckets:
+            hits = None
+        if hits is None or self._near is not near:
+            hits = self._hits = HitLookup(cache, buckets, near)
+            self._near = near
+        return hits
 
     async def serve(
         self,

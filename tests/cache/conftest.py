@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -128,6 +129,15 @@ def _name(args: tuple[Any, ...]) -> str:
     if name == "SET" and any(str(a).upper() == "NX" for a in args[3:]):
         return "SET-NX"
     return name
+
+
+async def caught_up(app: Any) -> None:
+    """Wait until every write made to Redis so far, by any client, has reached the app's worker
+    (and dropped what it keeps that the write changed: app/http/near_hits.py)."""
+    tracker = app.state.resources.tracker
+    if tracker is not None:
+        await asyncio.wait_for(tracker.connected.wait(), 5)
+        await tracker.caught_up()
 
 
 def command_log(cache: Cache | None) -> CommandLog:

@@ -35,7 +35,8 @@ async def test_a_hit_is_one_redis_round_trip_that_also_charges_the_caller(
     db: Database, redis_settings: Settings
 ) -> None:
     await make_universe(db, 3, 1)
-    app = create_app(redis_settings)
+    # Every hit asks Redis (none kept in the worker: tests/cache/test_near_hits.py).
+    app = create_app(redis_settings.model_copy(update={"cache_response_near_entries": 0}))
     async with serve(app) as client:
         miss = await post(client)
         log = command_log(app.state.resources.cache)
