@@ -65,7 +65,9 @@ def without_cost(response: httpx.Response) -> Any:
 
 async def stored_key_and_tags(client: redis.Redis, namespace: str) -> tuple[str, list[str]]:
     [key] = [k.decode() async for k in client.scan_iter(match=f"{namespace}:resp:*")]
-    entry = decode(await client.get(key))
+    raw = await client.get(key)
+    assert isinstance(raw, bytes)
+    entry = decode(raw)
     assert entry is not None
     return key, [tag for tag, _ in entry[0]]
 
@@ -93,6 +95,7 @@ async def test_hits_are_answered_without_redis_and_charged_from_a_lease(
     spent = [available(hits[0]) - available(h) for h in hits]
     assert spent == list(range(25))
     # What the bucket lost is what the hits spent and the rest of the current lease.
+    assert isinstance(bucket, bytes)
     left = float(bucket) + 5  # 25 hits: three leases of 10 taken, 5 points not spent
     assert available(hits[-1]) <= left < available(hits[-1]) + 1
 
