@@ -78,13 +78,18 @@ class MentionPageKey:
 
 # PostgreSQL: the keys arrive as arrays (one statement text for any batch size), and a LATERAL
 # index scan per stock reads at most first + 1 rows from ix_mentions_stock_published.
+# Each array is read through a scalar subquery so that no plan knows its length: a custom plan
+# (made per execution, with the arrays' values) then costs what the generic one does, and
+# PostgreSQL keeps the generic plan after its fifth execution. Otherwise it planned the LATERAL
+# over every partition of mentions on each execution, ~0.6 ms of the server's CPU (1.0 against
+# 0.44 ms a one-stock page; the same rows, the same plan).
 _PG_PAGES = text(
     """
     SELECT k.ord, m.id, m.stock_id, m.source, m.external_id, m.author, m.text, m.url,
            m.published_at, m.compound
-    FROM unnest(CAST(:stock_ids AS integer[]), CAST(:limits AS integer[]),
-                CAST(:after_ts AS timestamptz[]), CAST(:after_ids AS bigint[]),
-                CAST(:sources AS text[]))
+    FROM unnest((SELECT CAST(:stock_ids AS integer[])), (SELECT CAST(:limits AS integer[])),
+                (SELECT CAST(:after_ts AS timestamptz[])), (SELECT CAST(:after_ids AS bigint[])),
+                (SELECT CAST(:sources AS text[])))
          WITH ORDINALITY AS k(stock_id, lim, after_ts, after_id, source, ord)
     CROSS JOIN LATERAL (
         SELECT * FROM mentions mm
