@@ -15,6 +15,7 @@ from typing import Any
 
 from app.cache import Cache
 from app.cache.redis_backend import CURRENT_FUNCTION, RedisBackend
+from app.http.entry import Entry
 from app.http.near_hits import NearHits
 from app.ratelimit import TAKE_FUNCTION, Buckets, Decision, Rate, RedisBuckets, decide
 
@@ -40,9 +41,10 @@ return {raw, gen, allowed, tostring(tokens), tostring(took)}
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    raw: bytes | None  # the entry, when current
+    raw: bytes | None  # the entry, when current (as Redis holds it)
     generation: int  # the `responses` tag's generation, for storing a miss
     decision: Decision | None  # the hit's charge, when the look-up made it
+    entry: Entry | None = None  # the entry decoded, when the worker kept it (`raw` is then None)
 
 
 class HitLookup:
@@ -84,7 +86,8 @@ class HitLookup:
                 if decision is None:
                     decision = await self._top_up(near, client, cost, rate)
                 if decision is not None:
-                    return Lookup(kept, 0, decision)  # no generation: a hit stores nothing
+                    # No generation: a hit stores nothing.
+                    return Lookup(None, 0, decision, kept.entry)
             want, least = near.top_up(client, cost, rate)
             epoch = near.epoch
         bucket = self.buckets.prefix + client

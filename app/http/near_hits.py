@@ -47,7 +47,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.http.entry import decode
+from app.http.entry import Entry, decode
 from app.ratelimit import Decision, Rate, decide
 
 log = logging.getLogger("insitechart.near_hits")
@@ -61,7 +61,8 @@ ALL = None  # an invalidation of everything (FLUSHDB, tracking lost)
 
 @dataclass(slots=True)
 class _Near:
-    raw: bytes
+    entry: Entry  # decoded once: a near hit copies none of it
+    size: int  # the stored bytes
     expires: float
     tags: tuple[str, ...]
 
@@ -114,7 +115,7 @@ class NearHits:
 
     # --- entries ---
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> _Near | None:
         """The stored entry `key`, if kept, current and at least a second from expiry."""
         if not self.live:
             return None
@@ -125,7 +126,7 @@ class NearHits:
             self._forget(key)
             return None
         self._entries.move_to_end(key)
-        return near.raw
+        return near
 
     def keep(self, key: str, raw: bytes, epoch: int) -> None:
         """Keep an entry Redis found current when the look-up left at `epoch`, unless an
@@ -139,7 +140,7 @@ class NearHits:
         if epoch != self.epoch and self._raced(epoch, key, tags):
             return
         self._forget(key)
-        self._entries[key] = _Near(raw, entry[1], tags)
+        self._entries[key] = _Near(entry, len(raw), entry[1], tags)
         for tag in tags:
             self._by_tag.setdefault(tag, set()).add(key)
         self._bytes += len(raw)
@@ -150,7 +151,7 @@ class NearHits:
         near = self._entries.pop(key, None)
         if near is None:
             return
-        self._bytes -= len(near.raw)
+        self._bytes -= near.size
         for tag in near.tags:
             keys = self._by_tag.get(tag)
             if keys is not None:

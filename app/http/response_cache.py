@@ -128,7 +128,7 @@ class SharedResponses:
         started: float,
     ) -> bool:
         """Answer from a stored entry that is still fresh; False when there is none."""
-        hit = decode(found.raw)
+        hit = found.entry if found.entry is not None else decode(found.raw)
         if hit is None:
             return False
         _, expires, etag, requested, operation, body, deflated, brotli = hit
