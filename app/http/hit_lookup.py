@@ -16,7 +16,7 @@ from typing import Any
 from app.cache import Cache
 from app.cache.redis_backend import CURRENT_FUNCTION, RedisBackend
 from app.http.entry import Entry
-from app.http.near_hits import NearHits
+from app.http.near_hits import NearHits, TopUp
 from app.ratelimit import TAKE_FUNCTION, Buckets, Decision, Rate, RedisBuckets, decide
 
 # KEYS: the entry, the caller's bucket. ARGV: generation prefix, tag, capacity, rate, cost, and
@@ -76,9 +76,10 @@ class HitLookup:
             raw, generation = await cache.backend.get_current(key, cache.generation_key(""), tag)
             return Lookup(raw, generation, None)
         near = self.near
+        top_up: TopUp | None = None
         if near is None:
-            least: float = cost
             want: float = cost
+            least: float = cost
         else:
             kept = near.get(key)
             if kept is not None:
@@ -88,7 +89,8 @@ class HitLookup:
                 if decision is not None:
                     # No generation: a hit stores nothing.
                     return Lookup(None, 0, decision, kept.entry)
-            want, least = near.top_up(client, cost, rate)
+            top_up = near.top_up(client, cost, rate)
+            want, least = top_up.want, top_up.least
             epoch = near.epoch
         bucket = self.buckets.prefix + client
         args = [cache.generation_key(""), tag, rate.capacity, rate.per_s, want, least]
@@ -97,16 +99,20 @@ class HitLookup:
             return await self._script(keys=[key, bucket], args=args)
 
         answer = await self.buckets.shared.call(op, None)
-        if answer is None:  # Redis unavailable: a miss, and the execution is charged locally
+        # Redis unavailable: a miss, and the execution is charged locally. Whether a take that
+        # timed out ran is not known: its rest is not given back (lost rather than spent twice).
+        if answer is None:
             return Lookup(None, 0, None)
         raw, generation = answer[0], int(answer[1])
         if not raw:
+            if near is not None and top_up is not None:
+                near.returned(top_up)  # the script charges no miss
             return Lookup(None, generation, None)
         entry = raw.encode() if isinstance(raw, str) else raw
         allowed, available = bool(answer[2]), float(answer[3])
-        if near is None:
+        if near is None or top_up is None:
             return Lookup(entry, generation, decide(allowed, available, cost, rate))
-        decision = near.topped_up(client, cost, rate, allowed, available, float(answer[4]))
+        decision = near.topped_up(top_up, cost, rate, allowed, available, float(answer[4]))
         near.keep(key, entry, epoch)
         return Lookup(entry, generation, decision)
 
@@ -114,8 +120,8 @@ class HitLookup:
         """Top the caller's lease up in Redis and charge the hit from it; None while Redis is
         unreachable (the look-up that follows finds out)."""
         assert isinstance(self.buckets, RedisBuckets)
-        want, least = near.top_up(client, cost, rate)
-        taken = await self.buckets.take_up_to(client, want, least, rate)
-        if taken is None:
+        top_up = near.top_up(client, cost, rate)
+        taken = await self.buckets.take_up_to(client, top_up.want, top_up.least, rate)
+        if taken is None:  # whether it ran is not known: the rest is lost, not spent twice
             return None
-        return near.topped_up(client, cost, rate, *taken)
+        return near.topped_up(top_up, cost, rate, *taken)

@@ -67,6 +67,18 @@ class _Near:
     tags: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TopUp:
+    """A take from a caller's bucket on its way: up to `want` points, at least `least`, the
+    lease's `rest` refunded by it. One that times out or is cancelled on the way may have run:
+    the caller loses what it took and the rest (at most a lease), rather than spend them twice."""
+
+    client: str
+    want: float
+    least: float
+    rest: float
+
+
 @dataclass(slots=True)
 class _Lease:
     left: float  # points taken from the bucket and not spent yet
@@ -223,22 +235,25 @@ class NearHits:
         lease.stamp = now
         return Decision(True, lease.available, 0)
 
-    def top_up(self, client: str, cost: int, rate: Rate) -> tuple[float, float]:
-        """What to take from the caller's bucket: (up to, at least). Up to a full lease, the
-        rest of the current one refunded; at least what this hit costs beyond that rest."""
+    def top_up(self, client: str, cost: int, rate: Rate) -> TopUp:
+        """The take that tops the caller's lease up: up to a full lease, at least what this hit
+        costs beyond the lease's rest. The rest moves into the take (refunded by it), so a
+        concurrent top-up for the same caller does not refund it again."""
         lease = self._leases.get(client)
-        left = lease.left if lease is not None else 0.0
+        rest = 0.0
+        if lease is not None:
+            rest, lease.left = lease.left, 0.0
         size = max(cost, min(self.lease_points, rate.capacity // LEASE_SHARE))
-        return size - left, cost - left
+        return TopUp(client, size - rest, cost - rest, rest)
 
     def topped_up(
-        self, client: str, cost: int, rate: Rate, allowed: bool, available: float, took: float
+        self, top_up: TopUp, cost: int, rate: Rate, allowed: bool, available: float, took: float
     ) -> Decision:
-        """Record a top-up's outcome (`top_up`'s take) and charge this hit from the lease."""
-        lease = self._leases.pop(client, None)
+        """Record what Redis did with `top_up` and charge this hit from the lease."""
+        lease = self._leases.pop(top_up.client, None)
         left = lease.left if lease is not None else 0.0
-        if allowed:
-            left += took - cost
+        # Refused: nothing was taken nor refunded, and the rest is still the caller's.
+        left += top_up.rest + took - cost if allowed else top_up.rest
         # Had each hit been charged to the bucket, it would hold what it holds and the lease's
         # rest, but never more than its capacity.
         if allowed:
@@ -246,12 +261,23 @@ class NearHits:
         else:
             available = min(rate.capacity, available + left)
         now = time.monotonic()
-        self._leases[client] = _Lease(left, now, available, now)
+        self._leases[top_up.client] = _Lease(left, now, available, now)
         if len(self._leases) > self.max_clients:
             self._leases.popitem(last=False)  # the least recent caller's rest is not refunded
         if allowed:
             return Decision(True, available, 0)
         return decide(False, available, cost, rate)
+
+    def returned(self, top_up: TopUp) -> None:
+        """`top_up` certainly took nothing (the entry was not there to charge): its rest goes
+        back to the lease, which the next hit tops up again."""
+        if not top_up.rest:
+            return
+        lease = self._leases.get(top_up.client)
+        if lease is None:
+            self._leases[top_up.client] = _Lease(top_up.rest, -LEASE_S, 0.0, time.monotonic())
+        else:
+            lease.left += top_up.rest
 
 
 class InvalidationTracker:

@@ -150,6 +150,33 @@ async def test_a_write_of_the_workers_own_drops_its_copies_before_it_returns(
         assert (await post(client)).headers["x-cache"] == "MISS"
 
 
+async def test_concurrent_hits_take_from_the_bucket_exactly_what_they_spend(
+    db: Database, near_settings: Settings, redis_client: redis.Redis, namespace: str
+) -> None:
+    await make_universe(db, 3, 1)
+    # A take that timed out may have run: what it took is not counted (lost, not spent twice).
+    # Time enough for every take to be answered keeps the count exact.
+    app = create_app(near_settings.model_copy(update={"cache_redis_timeout_ms": 5000}))
+    async with serve(app) as client:
+        near, miss = await missed(app, client)
+        before = available(miss)
+
+        async def hits() -> list[httpx.Response]:
+            return [await post(client) for _ in range(40)]
+
+        answers = [a for run in await asyncio.gather(*[hits() for _ in range(16)]) for a in run]
+        tokens = await redis_client.hget(f"{namespace}:budget:ip:127.0.0.1", "tokens")
+        left = near._leases["ip:127.0.0.1"].left
+    assert [a.status_code for a in answers] == [200] * 640
+    assert isinstance(tokens, bytes)
+    # Each answer says what it cost (a hit 1 point; an execution more, should a look-up have
+    # timed out under the load). What the bucket lost is what was spent and what the worker
+    # still holds (the bucket refills 0.01 a point a second meanwhile).
+    spent = sum(a.json()["extensions"]["cost"]["actualQueryCost"] for a in answers)
+    assert before - spent <= float(tokens) + left < before - spent + 2
+    assert 0 <= left < 2 * 10
+
+
 async def test_workers_sharing_a_bucket_never_spend_more_than_it_holds(
     db: Database, near_settings: Settings
 ) -> None:
@@ -282,40 +309,69 @@ def test_a_lease_is_spent_locally_for_a_second_then_topped_up() -> None:
     near = near_hits()
     rate = Rate(capacity=1000, per_s=0.0)
     assert near.charge("c", 1, rate) is None  # no lease yet
-    assert near.top_up("c", 1, rate) == (10, 1)  # up to 10, at least this hit's point
-    first = near.topped_up("c", 1, rate, True, 990.0, 10.0)  # Redis: took 10, 990 left
-    assert (first.allowed, first.available) == (True, 999.0)
+    first = near.top_up("c", 1, rate)
+    assert (first.want, first.least, first.rest) == (10, 1, 0)  # up to 10, at least a point
+    decision = near.topped_up(first, 1, rate, True, 990.0, 10.0)  # Redis: took 10, 990 left
+    assert (decision.allowed, decision.available) == (True, 999.0)
     spent = [near.charge("c", 1, rate) for _ in range(9)]
     assert [d.available for d in spent if d is not None] == [998.0 - i for i in range(9)]
     assert near.charge("c", 1, rate) is None  # spent: topped up next
-    assert near.top_up("c", 1, rate) == (10, 1)
-    near.topped_up("c", 1, rate, True, 980.0, 10.0)
-    lease = near._leases["c"]
-    lease.topped_up -= LEASE_S + 0.1  # a second later: Redis's count is asked again
+    second = near.top_up("c", 1, rate)
+    assert (second.want, second.least) == (10, 1)
+    near.topped_up(second, 1, rate, True, 980.0, 10.0)
+    near._leases["c"].topped_up -= LEASE_S + 0.1  # a second later: Redis's count is asked again
     assert near.charge("c", 1, rate) is None
-    assert near.top_up("c", 1, rate) == (1, -8)  # the 9 left are refunded in the take
+    third = near.top_up("c", 1, rate)
+    assert (third.want, third.least, third.rest) == (1, -8, 9)  # the 9 left refunded in the take
+
+
+def test_concurrent_top_ups_refund_a_lease_once() -> None:
+    near = near_hits()
+    rate = Rate(capacity=1000, per_s=0.0)
+    near.topped_up(near.top_up("c", 1, rate), 1, rate, True, 990.0, 10.0)  # 9 left
+    near._leases["c"].topped_up -= LEASE_S + 0.1
+    # Two hits find the lease stale at once; both ask Redis before either answer comes.
+    first, second = near.top_up("c", 1, rate), near.top_up("c", 1, rate)
+    assert (first.rest, second.rest) == (9, 0)  # only the first carries the rest
+    near.topped_up(first, 1, rate, True, 989.0, 1.0)  # took 1 (10 wanted less the 9 refunded)
+    near.topped_up(second, 1, rate, True, 979.0, 10.0)
+    # Taken from the bucket: 10 + 1 + 10 = 21 points; spent: 3 hits; so 18 left, never less.
+    assert near._leases["c"].left == 18
+
+
+def test_a_take_that_took_nothing_gives_the_rest_back() -> None:
+    near = near_hits()
+    rate = Rate(capacity=1000, per_s=1.0)
+    near.topped_up(near.top_up("c", 1, rate), 1, rate, True, 990.0, 10.0)  # 9 left
+    near._leases["c"].topped_up -= LEASE_S + 0.1
+    missed = near.top_up("c", 1, rate)  # the script found no entry, and charged nothing
+    near.returned(missed)
+    assert near._leases["c"].left == 9
+    refused = near.top_up("c", 1, rate)
+    decision = near.topped_up(refused, 1, rate, False, 0.0, 0.0)
+    assert not decision.allowed and near._leases["c"].left == 9
 
 
 def test_a_lease_never_holds_more_than_a_hundredth_of_the_bucket() -> None:
     near = near_hits(lease_points=64)
-    assert near.top_up("c", 1, Rate(capacity=500, per_s=1.0)) == (5, 1)
-    assert near.top_up("c", 1, Rate(capacity=40, per_s=1.0)) == (1, 1)  # a point a hit
+    assert near.top_up("c", 1, Rate(capacity=500, per_s=1.0)).want == 5
+    assert near.top_up("c", 1, Rate(capacity=40, per_s=1.0)).want == 1  # a point a hit
 
 
 def test_a_refused_top_up_is_a_refusal_with_the_wait() -> None:
     near = near_hits()
     rate = Rate(capacity=1000, per_s=2.0)
-    decision = near.topped_up("c", 1, rate, False, 0.5, 0.0)
+    decision = near.topped_up(near.top_up("c", 1, rate), 1, rate, False, 0.5, 0.0)
     assert (decision.allowed, decision.available, decision.retry_after_s) == (False, 0.5, 1)
 
 
 def test_reported_points_never_exceed_what_an_unleased_bucket_holds() -> None:
     near = near_hits()
     rate = Rate(capacity=1000, per_s=1e9)  # refilled between any two requests
-    near.topped_up("c", 1, rate, True, 990.0, 10.0)
+    near.topped_up(near.top_up("c", 1, rate), 1, rate, True, 990.0, 10.0)
     near._leases["c"].topped_up -= LEASE_S + 0.1
-    want, least = near.top_up("c", 1, rate)
+    again = near.top_up("c", 1, rate)
     # Redis refilled to 1000 and took the 1 point missing from a full lease: 999 left.
-    decision = near.topped_up("c", 1, rate, True, 999.0, want)
-    assert least < 0 and decision.available == 999.0
+    decision = near.topped_up(again, 1, rate, True, 999.0, again.want)
+    assert again.least < 0 and decision.available == 999.0
     assert orjson.dumps(int(decision.available)) == b"999"
