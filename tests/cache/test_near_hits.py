@@ -53,6 +53,17 @@ async def missed(app: FastAPI, client: httpx.AsyncClient) -> tuple[Any, httpx.Re
     return app.state.resources.near, miss
 
 
+async def kept(
+    app: FastAPI, client: httpx.AsyncClient, redis_client: redis.Redis, namespace: str
+) -> tuple[Any, str, list[str]]:
+    """QUERY answered until the worker keeps it: its NearHits, the entry's key and its tags."""
+    near, _ = await missed(app, client)
+    assert (await post(client)).headers["x-cache"] == "HIT"
+    key, tags = await stored_key_and_tags(redis_client, namespace)
+    assert key in near and tags
+    return near, key, tags
+
+
 def available(response: httpx.Response) -> int:
     return int(response.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"])
 
@@ -106,10 +117,7 @@ async def test_a_write_by_another_client_is_not_served_once_redis_tells(
     await make_universe(db, 3, 1)
     app = create_app(near_settings)
     async with serve(app) as client:
-        near, _ = await missed(app, client)
-        assert (await post(client)).headers["x-cache"] == "HIT"
-        key, tags = await stored_key_and_tags(redis_client, namespace)
-        assert key in near and tags
+        near, key, tags = await kept(app, client, redis_client, namespace)
         started = time.perf_counter()
         await redis_client.incr(f"{namespace}:gen:{tags[0]}")  # another worker's ingest
         while key in near:
@@ -125,10 +133,7 @@ async def test_an_entry_rewritten_by_another_client_is_dropped(
     await make_universe(db, 3, 1)
     app = create_app(near_settings)
     async with serve(app) as client:
-        near, _ = await missed(app, client)
-        await post(client)
-        key, _ = await stored_key_and_tags(redis_client, namespace)
-        assert key in near
+        near, key, _ = await kept(app, client, redis_client, namespace)
         await redis_client.delete(key)
         await caught_up(app)
         assert key not in near
@@ -141,10 +146,7 @@ async def test_a_write_of_the_workers_own_drops_its_copies_before_it_returns(
     await make_universe(db, 3, 1)
     app = create_app(near_settings)
     async with serve(app) as client:
-        near, _ = await missed(app, client)
-        await post(client)
-        key, tags = await stored_key_and_tags(redis_client, namespace)
-        assert key in near
+        near, key, tags = await kept(app, client, redis_client, namespace)
         await app.state.resources.cache.bump(tags[:1])  # what an ingest's after-write hook does
         assert key not in near  # before Redis's push could come
         assert (await post(client)).headers["x-cache"] == "MISS"
