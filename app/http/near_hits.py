@@ -63,7 +63,6 @@ ALL = None  # an invalidation of everything (FLUSHDB, tracking lost)
 class _Near:
     entry: Entry  # decoded once: a near hit copies none of it
     size: int  # the stored bytes
-    expires: float
     tags: tuple[str, ...]
 
 
@@ -134,7 +133,7 @@ class NearHits:
         near = self._entries.get(key)
         if near is None:
             return None
-        if near.expires - time.time() < 1:
+        if near.entry[1] - time.time() < 1:  # its expiry
             self._forget(key)
             return None
         self._entries.move_to_end(key)
@@ -152,7 +151,7 @@ class NearHits:
         if epoch != self.epoch and self._raced(epoch, key, tags):
             return
         self._forget(key)
-        self._entries[key] = _Near(entry, len(raw), entry[1], tags)
+        self._entries[key] = _Near(entry, len(raw), tags)
         for tag in tags:
             self._by_tag.setdefault(tag, set()).add(key)
         self._bytes += len(raw)
@@ -187,12 +186,15 @@ class NearHits:
         self.epoch += 1
         self._recent.append((self.epoch, names))
 
-    def drop_tags(self, tags: Sequence[str]) -> None:
-        """Forget the entries depending on any of `tags` (their generations moved)."""
-        self._moved(frozenset(tags))
+    def drop_tags(self, tags: Sequence[str], keys: Sequence[str] = ()) -> None:
+        """Forget the entries depending on any of `tags` (their generations moved), and the
+        entries `keys` (written)."""
+        self._moved(frozenset((*tags, *keys)))
         for tag in tags:
             for key in list(self._by_tag.get(tag, ())):
                 self._forget(key)
+        for key in keys:
+            self._forget(key)
 
     def invalidated(self, keys: Sequence[bytes] | None) -> None:
         """What Redis pushed: keys written (generations, entries), or None for all (FLUSHDB)."""
@@ -200,18 +202,15 @@ class NearHits:
             self.clear()
             return
         generations, entries = self.generation_prefix, self.entry_prefix
-        names: list[str] = []
+        tags: list[str] = []
+        written: list[str] = []
         for raw_key in keys:
             key = raw_key.decode(errors="replace")
             if key.startswith(generations):
-                tag = key[len(generations) :]
-                names.append(tag)
-                for entry in list(self._by_tag.get(tag, ())):
-                    self._forget(entry)
+                tags.append(key[len(generations) :])
             elif key.startswith(entries):
-                names.append(key)
-                self._forget(key)
-        self._moved(frozenset(names))
+                written.append(key)
+        self.drop_tags(tags, written)
 
     def clear(self) -> None:
         self._moved(ALL)
@@ -342,8 +341,7 @@ class InvalidationTracker:
         while True:
             try:
                 await self._track()
-            except (RedisError, OSError) as exc:
-                self._down()
+            except (RedisError, OSError) as exc:  # `_track` has gone down already
                 if not self._quiet:
                     log.warning("near hits off until Redis tracks again: %s", exc)
                     self._quiet = True

@@ -110,9 +110,12 @@ class SharedResponses:
         """One HitLookup per cache, buckets and near hits (the app's resources, built at
         start-up)."""
         hits = self._hits
-        if hits is None or hits.cache is not cache or hits.buckets is not buckets:
-            hits = None
-        if hits is None or self._near is not near:
+        if (
+            hits is None
+            or hits.cache is not cache
+            or hits.buckets is not buckets
+            or self._near is not near
+        ):
             hits = self._hits = HitLookup(cache, buckets, near)
             self._near = near
         return hits
